@@ -1,0 +1,66 @@
+//! Archive errors. Each says in one line what is wrong and never includes key
+//! material; [`ArchiveError::is_integrity`] separates "this file cannot be trusted or
+//! opened" (exit 3) from ordinary I/O trouble (exit 1).
+
+use std::io;
+
+use super::crypto::KeyError;
+use super::layout::LayoutError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("not an rtsnap archive: {0}")]
+    NotAnArchive(String),
+    #[error("cannot decrypt the archive: {0}")]
+    Decrypt(String),
+    #[error("the archive is damaged or was modified: {0}")]
+    Corrupt(String),
+    #[error("the archive is truncated: {0}")]
+    Truncated(String),
+    #[error("snapshot format version {found} is not supported (this rtsnap {tool} reads version {supported}); use a newer rtsnap")]
+    UnsupportedVersion {
+        found: u64,
+        supported: u32,
+        tool: &'static str,
+    },
+    #[error("checksum mismatch in {path}: MANIFEST.json says {expected}, content is {actual}")]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{0}")]
+    Layout(#[from] LayoutError),
+    #[error("{path} line {line}: {reason}")]
+    BadLine {
+        path: String,
+        line: u64,
+        reason: String,
+    },
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ArchiveError {
+    /// True when the archive itself is bad (damaged, wrong key, wrong version, not an
+    /// archive): the CLI exits 3 and has written nothing.
+    pub fn is_integrity(&self) -> bool {
+        !matches!(
+            self,
+            ArchiveError::Io { .. } | ArchiveError::Key(_) | ArchiveError::Invalid(_)
+        )
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ArchiveError {
+        let context = context.into();
+        move |source| ArchiveError::Io { context, source }
+    }
+}

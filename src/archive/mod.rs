@@ -1,0 +1,28 @@
+//! The `.rtsnap` archive format, version 1 (`docs/format.md`): pure and synchronous,
+//! no AWS and no network, so every property of the format is testable offline.
+//!
+//! Layers, outside in: age (X25519 recipients or one scrypt passphrase) → zstd → tar.
+//! Inside: `rtsnap.json` first, tables, users, assets, `MANIFEST.json` last with every
+//! entry's SHA-256 and each table's item count and order-independent content digest.
+
+pub mod canonical;
+pub mod crypto;
+mod error;
+mod hashing;
+pub mod header;
+pub mod item;
+pub mod layout;
+mod lines;
+mod reader;
+pub mod sidecar;
+mod writer;
+
+pub use canonical::{canonical_item, item_hash, normalize_number, TableDigest};
+pub use crypto::{DecryptionKey, EncryptionKey};
+pub use error::ArchiveError;
+pub use hashing::{sha256_hex, HashingReader, HashingWriter};
+pub use header::{Header, Manifest, SourceInfo, FORMAT_VERSION};
+pub use item::{item_to_json, parse_item, AttrValue, Item};
+pub use layout::EntryKind;
+pub use reader::{parse_header, EntryView, SnapshotReader, VerifiedSnapshot};
+pub use writer::SnapshotWriter;

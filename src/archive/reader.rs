@@ -1,0 +1,411 @@
+//! `SnapshotReader`: opens an `.rtsnap` archive and walks its entries, checking
+//! everything on the way: the age authentication of every 64 KiB chunk, the layout
+//! and order of entries, each entry's SHA-256, each table's item count and content
+//! digest, and finally that the manifest matches what was actually read.
+//!
+//! The manifest comes last, so an entry is only known to be good once the walk has
+//! finished. Callers that write somewhere (unpack, import) therefore either write to
+//! a staging place they discard on error, or make a full verifying pass first.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{self, BufReader, Read};
+use std::rc::Rc;
+
+use super::canonical::TableDigest;
+use super::crypto::DecryptionKey;
+use super::error::ArchiveError;
+use super::hashing::HashingReader;
+use super::header::{Header, Manifest, ManifestEntry, FORMAT_NAME, FORMAT_VERSION};
+use super::layout::{order_key, EntryKind, HEADER_PATH};
+use super::lines::{LineMode, LineObserver, ObservedReader};
+
+/// The header and manifest are small documents; anything larger is not ours.
+const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What a visitor is shown for each entry after the header.
+pub struct EntryView<'a> {
+    pub path: &'a str,
+    pub kind: &'a EntryKind,
+    pub size: u64,
+    /// The entry's bytes; whatever the visitor does not read is read (and hashed) after it.
+    pub data: &'a mut dyn Read,
+}
+
+/// A fully verified snapshot: its header and its manifest.
+#[derive(Debug, Clone)]
+pub struct VerifiedSnapshot {
+    pub header: Header,
+    pub manifest: Manifest,
+}
+
+/// An open archive, decrypted lazily as it is walked.
+pub struct SnapshotReader<R: Read> {
+    archive: tar::Archive<Decrypted<R>>,
+    probe: Rc<RefCell<Option<io::Error>>>,
+}
+
+impl<R: Read> SnapshotReader<R> {
+    /// Reads the age header and unwraps the file key. Fails fast on a file that is not
+    /// an age file, a wrong key or passphrase, or a damaged header.
+    pub fn open(input: R, key: &DecryptionKey) -> Result<Self, ArchiveError> {
+        let decryptor = age::Decryptor::new_buffered(BufReader::new(input)).map_err(map_age_open)?;
+        let stream = key.decrypt(decryptor).map_err(map_age_open)?;
+        let probe = Rc::new(RefCell::new(None));
+        let probed = ProbeReader {
+            inner: stream,
+            seen: Rc::clone(&probe),
+        };
+        let zstd = zstd::Decoder::new(probed).map_err(ArchiveError::io("starting zstd"))?;
+        Ok(SnapshotReader {
+            archive: tar::Archive::new(zstd),
+            probe,
+        })
+    }
+
+    /// Walks every entry, calling `visit` for each one after the header, and returns
+    /// the verified header and manifest. Any failure is returned as the most precise
+    /// cause: an authentication failure of the encrypted stream wins over the
+    /// decompression or tar error it caused.
+    pub fn read_all(
+        self,
+        mut visit: impl FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
+    ) -> Result<VerifiedSnapshot, ArchiveError> {
+        let SnapshotReader { archive, probe } = self;
+        let result = walk(archive, &mut visit);
+        let seen = probe.borrow_mut().take();
+        match (result, seen) {
+            (_, Some(age_error)) => Err(map_stream_error(age_error)),
+            (Err(ArchiveError::Io { source, context }), None) => Err(ArchiveError::Corrupt(
+                format!("{context}: {source}"),
+            )),
+            (result, None) => result,
+        }
+    }
+
+}
+
+type Decrypted<R> = zstd::Decoder<'static, BufReader<ProbeReader<age::stream::StreamReader<BufReader<R>>>>>;
+
+fn walk<R: Read>(
+        mut archive: tar::Archive<Decrypted<R>>,
+        visit: &mut dyn FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
+    ) -> Result<VerifiedSnapshot, ArchiveError> {
+        let mut state = WalkState::default();
+        let mut header: Option<Header> = None;
+        let mut manifest: Option<Manifest> = None;
+        let entries = archive.entries().map_err(ArchiveError::io("reading tar"))?;
+        for entry in entries {
+            let mut entry = entry.map_err(ArchiveError::io("reading tar entry"))?;
+            let path = entry_path(&entry)?;
+            if manifest.is_some() {
+                return Err(ArchiveError::Corrupt(format!("entry {path} after MANIFEST.json")));
+            }
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                return Err(ArchiveError::Corrupt(format!("{path} is not a regular file")));
+            }
+            let kind = EntryKind::classify(&path)?;
+            state.check_order(&path, &kind)?;
+            let size = entry.size();
+            match (&kind, header.as_ref()) {
+                (EntryKind::Header, _) => {
+                    let bytes = read_document(&mut entry, &path)?;
+                    header = Some(parse_header(&bytes)?);
+                    state.record(&path, &bytes);
+                }
+                (EntryKind::Manifest, _) => {
+                    let bytes = read_document(&mut entry, &path)?;
+                    manifest = Some(serde_json::from_slice(&bytes).map_err(|e| {
+                        ArchiveError::Corrupt(format!("MANIFEST.json is not valid: {e}"))
+                    })?);
+                }
+                (_, Some(h)) => state.stream_entry(h, &path, &kind, size, &mut entry, visit)?,
+                (_, None) => {
+                    return Err(ArchiveError::NotAnArchive(format!(
+                        "the first entry is {path}, not {HEADER_PATH}"
+                    )))
+                }
+            }
+        }
+        let header = header.ok_or_else(|| ArchiveError::NotAnArchive("no rtsnap.json header".into()))?;
+        let manifest = manifest.ok_or_else(|| {
+            ArchiveError::Truncated("MANIFEST.json is missing (the archive ends early)".into())
+        })?;
+        // Read to the very end so that age authenticates its final chunk.
+        io::copy(&mut archive.into_inner(), &mut io::sink())
+            .map_err(ArchiveError::io("reading the archive end"))?;
+        state.compare(&manifest)?;
+        Ok(VerifiedSnapshot { header, manifest })
+}
+
+/// Everything computed during the walk, compared with the manifest at the end.
+#[derive(Default)]
+struct WalkState {
+    last_order: Option<(u8, String, u32)>,
+    entries: Vec<ManifestEntry>,
+    tables: BTreeMap<String, (u64, u32, TableDigest)>,
+    users: u64,
+    groups: u64,
+    has_users: bool,
+    objects: u64,
+    blobs: u64,
+    has_assets: bool,
+}
+
+impl WalkState {
+    fn check_order(&mut self, path: &str, kind: &EntryKind) -> Result<(), ArchiveError> {
+        let key = order_key(kind);
+        if self.last_order.as_ref().is_some_and(|last| key <= *last) {
+            return Err(ArchiveError::Corrupt(format!("{path} is out of order or repeated")));
+        }
+        if let EntryKind::TableItems { model, chunk } = kind {
+            let have = self.tables.get(model).map_or(0, |t| t.1);
+            if *chunk != have + 1 || self.last_order.as_ref().is_none_or(|l| l.1 != *model) {
+                return Err(ArchiveError::Corrupt(format!("{path}: chunk out of sequence")));
+            }
+        }
+        self.last_order = Some(key);
+        Ok(())
+    }
+
+    fn record(&mut self, path: &str, bytes: &[u8]) {
+        self.entries.push(ManifestEntry {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+            sha256: super::hashing::sha256_hex(bytes),
+        });
+    }
+
+    fn stream_entry(
+        &mut self,
+        header: &Header,
+        path: &str,
+        kind: &EntryKind,
+        size: u64,
+        entry: &mut dyn Read,
+        visit: &mut dyn FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
+    ) -> Result<(), ArchiveError> {
+        let mode = match kind {
+            EntryKind::TableItems { .. } => Some(LineMode::Items),
+            EntryKind::Groups | EntryKind::Users | EntryKind::AssetManifest => Some(LineMode::Json),
+            _ => None,
+        };
+        let mut observer = mode.map(|m| LineObserver::new(m, path));
+        let mut hashing = HashingReader::new(entry);
+        let outcome = {
+            let mut observed = ObservedReader {
+                inner: &mut hashing,
+                observer: observer.as_mut(),
+            };
+            let visited = visit(
+                header,
+                EntryView {
+                    path,
+                    kind,
+                    size,
+                    data: &mut observed,
+                },
+            );
+            visited.and_then(|()| {
+                io::copy(&mut observed, &mut io::sink())
+                    .map(|_| ())
+                    .map_err(ArchiveError::io(format!("reading {path}")))
+            })
+        };
+        if let Some(err) = observer.as_mut().and_then(LineObserver::take_error) {
+            return Err(err);
+        }
+        outcome?;
+        if let Some(o) = observer.as_mut() {
+            o.finish()?;
+        }
+        let (sha256, read) = hashing.finish();
+        if read != size {
+            return Err(ArchiveError::Truncated(format!("{path} is shorter than its header says")));
+        }
+        let lines = observer.as_ref().map_or(0, |o| o.lines);
+        match kind {
+            EntryKind::TableSchema { model } => {
+                self.tables.entry(model.clone()).or_default();
+            }
+            EntryKind::TableItems { model, .. } => {
+                let table = self.tables.entry(model.clone()).or_default();
+                table.0 += lines;
+                table.1 += 1;
+                if let Some(o) = observer.as_ref() {
+                    table.2.merge(&o.digest);
+                }
+            }
+            EntryKind::UserPool => self.has_users = true,
+            EntryKind::Groups => (self.has_users, self.groups) = (true, self.groups + lines),
+            EntryKind::Users => (self.has_users, self.users) = (true, self.users + lines),
+            EntryKind::AssetManifest => (self.has_assets, self.objects) = (true, self.objects + lines),
+            EntryKind::AssetBlob { .. } => (self.has_assets, self.blobs) = (true, self.blobs + 1),
+            EntryKind::Header | EntryKind::Manifest => {}
+        }
+        self.entries.push(ManifestEntry {
+            path: path.to_owned(),
+            size,
+            sha256,
+        });
+        Ok(())
+    }
+
+    /// The manifest must describe exactly what was read.
+    fn compare(&self, manifest: &Manifest) -> Result<(), ArchiveError> {
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(ArchiveError::Corrupt(format!(
+                "MANIFEST.json format_version {} differs from the header's",
+                manifest.format_version
+            )));
+        }
+        let listed: BTreeMap<&str, &ManifestEntry> =
+            manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+        for actual in &self.entries {
+            let Some(expected) = listed.get(actual.path.as_str()) else {
+                return Err(ArchiveError::Corrupt(format!("{} is not listed in MANIFEST.json", actual.path)));
+            };
+            if expected.sha256 != actual.sha256 || expected.size != actual.size {
+                return Err(ArchiveError::ChecksumMismatch {
+                    path: actual.path.clone(),
+                    expected: expected.sha256.clone(),
+                    actual: actual.sha256.clone(),
+                });
+            }
+        }
+        if manifest.entries.len() != self.entries.len() {
+            let missing = manifest
+                .entries
+                .iter()
+                .find(|e| !self.entries.iter().any(|a| a.path == e.path))
+                .map_or("an entry", |e| e.path.as_str());
+            return Err(ArchiveError::Truncated(format!("{missing} is listed in MANIFEST.json but absent")));
+        }
+        self.compare_sections(manifest)
+    }
+
+    fn compare_sections(&self, manifest: &Manifest) -> Result<(), ArchiveError> {
+        let models_read: Vec<&String> = self.tables.keys().collect();
+        let models_listed: Vec<&String> = manifest.tables.keys().collect();
+        if models_read != models_listed {
+            return Err(ArchiveError::Corrupt("MANIFEST.json lists other tables than the archive holds".into()));
+        }
+        for (model, (items, chunks, digest)) in &self.tables {
+            let listed = &manifest.tables[model];
+            if listed.items != *items || listed.chunks != *chunks || listed.digest != digest.to_hex() {
+                return Err(ArchiveError::Corrupt(format!(
+                    "table {model}: MANIFEST.json says {} items with digest {}, the archive holds {items} items with digest {}",
+                    listed.items, listed.digest, digest.to_hex()
+                )));
+            }
+            if *chunks == 0 {
+                return Err(ArchiveError::Corrupt(format!("table {model} has no items chunk")));
+            }
+        }
+        let users = self.has_users.then_some((self.users, self.groups));
+        if users != manifest.users.as_ref().map(|u| (u.users, u.groups)) {
+            return Err(ArchiveError::Corrupt("users counts differ from MANIFEST.json".into()));
+        }
+        let assets = self.has_assets.then_some((self.objects, self.blobs));
+        if assets != manifest.assets.as_ref().map(|a| (a.objects, a.blobs)) {
+            return Err(ArchiveError::Corrupt("asset counts differ from MANIFEST.json".into()));
+        }
+        Ok(())
+    }
+}
+
+fn entry_path<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, ArchiveError> {
+    let bytes = entry.path_bytes();
+    String::from_utf8(bytes.into_owned())
+        .map_err(|_| ArchiveError::Corrupt("an entry path is not UTF-8".into()))
+}
+
+fn read_document(entry: &mut dyn Read, path: &str) -> Result<Vec<u8>, ArchiveError> {
+    let mut bytes = Vec::new();
+    entry
+        .take(MAX_DOCUMENT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ArchiveError::io(format!("reading {path}")))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(ArchiveError::Corrupt(format!("{path} is larger than 64 MiB")));
+    }
+    Ok(bytes)
+}
+
+/// Checks format and version before the full parse, so that a future version's header
+/// (which may have other fields) gets the version message, not a parse error.
+pub fn parse_header(bytes: &[u8]) -> Result<Header, ArchiveError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ArchiveError::NotAnArchive(format!("rtsnap.json is not JSON: {e}")))?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
+        return Err(ArchiveError::NotAnArchive("rtsnap.json does not say format \"rtsnap\"".into()));
+    }
+    let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(ArchiveError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+            tool: env!("CARGO_PKG_VERSION"),
+        });
+    }
+    serde_json::from_value(value)
+        .map_err(|e| ArchiveError::Corrupt(format!("rtsnap.json is not a valid header: {e}")))
+}
+
+/// Remembers the first error of the decryption layer, which tar and zstd would
+/// otherwise report as a vague "corrupt block" or "unexpected end".
+struct ProbeReader<R> {
+    inner: R,
+    seen: Rc<RefCell<Option<io::Error>>>,
+}
+
+impl<R: Read> Read for ProbeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            let mut seen = self.seen.borrow_mut();
+            if seen.is_none() {
+                *seen = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        })
+    }
+}
+
+fn map_stream_error(e: io::Error) -> ArchiveError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => ArchiveError::Truncated("the encrypted stream ends early".into()),
+        io::ErrorKind::InvalidData => ArchiveError::Corrupt(
+            "the encrypted data failed authentication (modified, or truncated mid-chunk)".into(),
+        ),
+        _ => ArchiveError::Io {
+            context: "reading the archive".into(),
+            source: e,
+        },
+    }
+}
+
+fn map_age_open(e: age::DecryptError) -> ArchiveError {
+    use age::DecryptError as D;
+    match e {
+        D::InvalidHeader | D::UnknownFormat => {
+            ArchiveError::NotAnArchive("no valid age header (is this an .rtsnap file?)".into())
+        }
+        D::NoMatchingKeys => ArchiveError::Decrypt(
+            "none of the given identities matches this archive's recipients (wrong key?)".into(),
+        ),
+        D::DecryptionFailed | D::KeyDecryptionFailed => ArchiveError::Decrypt(
+            "the passphrase or key does not open this archive (wrong passphrase?)".into(),
+        ),
+        D::InvalidMac => ArchiveError::Corrupt("the age header's MAC does not match (header modified?)".into()),
+        D::ExcessiveWork { required, target } => ArchiveError::Decrypt(format!(
+            "the passphrase's scrypt work factor {required} exceeds the accepted maximum {target}"
+        )),
+        D::Io(io) if io.kind() == io::ErrorKind::UnexpectedEof => {
+            ArchiveError::Truncated("the file ends inside the age header".into())
+        }
+        D::Io(io) => ArchiveError::Io {
+            context: "reading the age header".into(),
+            source: io,
+        },
+        other => ArchiveError::Decrypt(other.to_string()),
+    }
+}

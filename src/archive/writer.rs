@@ -1,0 +1,376 @@
+//! `SnapshotWriter`: streams a snapshot into an `.rtsnap` archive.
+//!
+//! Layers, outside in: age → zstd → tar. Entries are hashed as they pass and
+//! `MANIFEST.json` is written last by [`SnapshotWriter::finish`], which also closes
+//! every layer in order. Like age's own `StreamWriter`, a `SnapshotWriter` **must be
+//! finished**: dropping it leaves a truncated archive that no reader accepts (which is
+//! safe, but the snapshot is lost).
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use super::canonical::TableDigest;
+use super::crypto::EncryptionKey;
+use super::error::ArchiveError;
+use super::hashing::HashingReader;
+use super::header::{
+    AssetsSummary, Header, Manifest, ManifestEntry, TableSummary, UsersSummary, FORMAT_VERSION,
+};
+use super::item::{item_to_json, Item};
+use super::layout::{
+    items_path, order_key, schema_path, EntryKind, HEADER_PATH, MANIFEST_PATH, MAX_CHUNK_BYTES,
+};
+use super::lines::{LineMode, LineObserver, ObservedReader};
+
+type Compressed<W> = zstd::Encoder<'static, age::stream::StreamWriter<W>>;
+
+/// zstd level: 3 is zstd's default and the measured sweet spot (build-notes).
+const ZSTD_LEVEL: i32 = 3;
+
+/// Writes one snapshot. See the module docs: call [`SnapshotWriter::finish`].
+pub struct SnapshotWriter<W: Write> {
+    tar: tar::Builder<Compressed<W>>,
+    mtime: u64,
+    last_order: (u8, String, u32),
+    entries: Vec<ManifestEntry>,
+    tables: BTreeMap<String, TableSummary>,
+    table_digests: BTreeMap<String, TableDigest>,
+    users: Option<UsersSummary>,
+    assets: Option<AssetsSummary>,
+    open_table: Option<OpenTable>,
+}
+
+/// A table whose items are being streamed in with [`SnapshotWriter::write_item`].
+struct OpenTable {
+    model: String,
+    chunk: u32,
+    buffer: Vec<u8>,
+}
+
+impl<W: Write> SnapshotWriter<W> {
+    /// Starts an archive on `output` and writes the header entry.
+    pub fn new(output: W, key: &EncryptionKey, header: &Header) -> Result<Self, ArchiveError> {
+        let encrypted = key.wrap(output)?;
+        let mut zstd = zstd::Encoder::new(encrypted, ZSTD_LEVEL)
+            .map_err(ArchiveError::io("starting zstd"))?;
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
+        if workers > 1 {
+            // Multithreaded compression only changes speed, never the format.
+            zstd.multithread(workers)
+                .map_err(ArchiveError::io("starting zstd workers"))?;
+        }
+        let mtime = created_at_epoch(&header.created_at);
+        let mut writer = SnapshotWriter {
+            tar: tar::Builder::new(zstd),
+            mtime,
+            last_order: (0, String::new(), 0),
+            entries: Vec::new(),
+            tables: BTreeMap::new(),
+            table_digests: BTreeMap::new(),
+            users: None,
+            assets: None,
+            open_table: None,
+        };
+        let mut bytes = serde_json::to_vec_pretty(header)
+            .map_err(|e| ArchiveError::Invalid(format!("header: {e}")))?;
+        bytes.push(b'\n');
+        writer.append(HEADER_PATH, bytes.len() as u64, &mut &bytes[..], true)?;
+        Ok(writer)
+    }
+
+    /// Adds one entry of `size` bytes read from `data` (a file of a snapshot directory,
+    /// a schema, a JSONL document). Entries must come in layout order (header, tables
+    /// model by model, users, assets); `size` must be exact.
+    pub fn add_entry(&mut self, path: &str, size: u64, data: impl Read) -> Result<(), ArchiveError> {
+        self.close_table()?;
+        if path == HEADER_PATH || path == MANIFEST_PATH {
+            return Err(ArchiveError::Invalid(format!(
+                "{path} is written by rtsnap itself"
+            )));
+        }
+        let mut data = data;
+        self.append(path, size, &mut data, false)
+    }
+
+    /// Adds a small entry from memory.
+    pub fn add_bytes(&mut self, path: &str, bytes: &[u8]) -> Result<(), ArchiveError> {
+        self.add_entry(path, bytes.len() as u64, bytes)
+    }
+
+    /// Starts a table whose items will be streamed with [`Self::write_item`]: writes
+    /// its schema now; items are cut into chunks of at most 16 MiB.
+    pub fn begin_table(&mut self, model: &str, schema_json: &[u8]) -> Result<(), ArchiveError> {
+        self.add_bytes(&schema_path(model), schema_json)?;
+        self.table_digests.entry(model.to_owned()).or_default();
+        self.open_table = Some(OpenTable {
+            model: model.to_owned(),
+            chunk: 1,
+            buffer: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Appends one item to the open table.
+    pub fn write_item(&mut self, item: &Item) -> Result<(), ArchiveError> {
+        let line = item_to_json(item);
+        let model = match &self.open_table {
+            Some(open) => open.model.clone(),
+            None => return Err(ArchiveError::Invalid("write_item without begin_table".into())),
+        };
+        let digest = self.table_digests.entry(model.clone()).or_default();
+        digest
+            .add_item(item)
+            .map_err(|e| ArchiveError::Invalid(format!("{model}: {e}")))?;
+        self.tables.entry(model).or_default().items += 1;
+        let full = self
+            .open_table
+            .as_ref()
+            .is_some_and(|t| !t.buffer.is_empty() && t.buffer.len() + line.len() + 1 > MAX_CHUNK_BYTES);
+        if full {
+            self.flush_chunk()?;
+        }
+        if let Some(open) = self.open_table.as_mut() {
+            open.buffer.extend_from_slice(line.as_bytes());
+            open.buffer.push(b'\n');
+        }
+        Ok(())
+    }
+
+    /// Ends the open table (also done implicitly by the next entry or by `finish`).
+    pub fn end_table(&mut self) -> Result<(), ArchiveError> {
+        self.close_table()
+    }
+
+    fn close_table(&mut self) -> Result<(), ArchiveError> {
+        if self.open_table.is_some() {
+            self.flush_chunk()?;
+            self.open_table = None;
+        }
+        Ok(())
+    }
+
+    /// Writes the open table's buffered items as the next chunk. Items were already
+    /// counted and digested by `write_item`, so the chunk passes unobserved.
+    fn flush_chunk(&mut self) -> Result<(), ArchiveError> {
+        let Some(open) = self.open_table.as_mut() else {
+            return Ok(());
+        };
+        let buffer = std::mem::take(&mut open.buffer);
+        let path = items_path(&open.model, open.chunk);
+        open.chunk += 1;
+        self.append(&path, buffer.len() as u64, &mut &buffer[..], true)
+    }
+
+    /// Writes one tar entry, hashing it and, unless `pre_counted`, observing its lines.
+    fn append(
+        &mut self,
+        path: &str,
+        size: u64,
+        data: &mut dyn Read,
+        pre_counted: bool,
+    ) -> Result<(), ArchiveError> {
+        let kind = EntryKind::classify(path)?;
+        self.check_order(path, &kind)?;
+        let mode = match &kind {
+            EntryKind::TableItems { .. } => Some(LineMode::Items),
+            EntryKind::Groups | EntryKind::Users | EntryKind::AssetManifest => Some(LineMode::Json),
+            _ => None,
+        };
+        let mut observer = mode
+            .filter(|_| !pre_counted)
+            .map(|m| LineObserver::new(m, path));
+        let mut hashing = HashingReader::new(data.take(size));
+        let result = {
+            let observed = ObservedReader {
+                inner: &mut hashing,
+                observer: observer.as_mut(),
+            };
+            self.append_tar(path, size, observed)
+        };
+        if let Some(err) = observer.as_mut().and_then(LineObserver::take_error) {
+            return Err(err);
+        }
+        result.map_err(ArchiveError::io(format!("writing {path} into the archive")))?;
+        if let Some(observer) = observer.as_mut() {
+            observer.finish()?;
+        }
+        let (sha256, written) = hashing.finish();
+        if written != size {
+            return Err(ArchiveError::Invalid(format!(
+                "{path}: expected {size} bytes, got {written} (did the file change while packing?)"
+            )));
+        }
+        self.account(&kind, observer.as_ref(), pre_counted);
+        self.entries.push(ManifestEntry {
+            path: path.to_owned(),
+            size,
+            sha256,
+        });
+        Ok(())
+    }
+
+    fn append_tar(&mut self, path: &str, size: u64, data: impl Read) -> io::Result<()> {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(size);
+        header.set_mode(0o600);
+        header.set_mtime(self.mtime);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        if header.set_path(path).is_err() {
+            // Too long for ustar: a pax extended header carries the real path.
+            self.append_pax_path(path)?;
+            header.set_path(pax_placeholder(path))?;
+        }
+        header.set_cksum();
+        self.tar.append(&header, data)
+    }
+
+    fn append_pax_path(&mut self, path: &str) -> io::Result<()> {
+        let record = pax_record("path", path);
+        let mut header = tar::Header::new_ustar();
+        header.set_size(record.len() as u64);
+        header.set_mode(0o600);
+        header.set_mtime(self.mtime);
+        header.set_entry_type(tar::EntryType::XHeader);
+        header.set_path("PaxHeader")?;
+        header.set_cksum();
+        self.tar.append(&header, record.as_bytes())
+    }
+
+    /// Entries must come in layout order, each path once, chunks numbered 1, 2, 3…
+    fn check_order(&mut self, path: &str, kind: &EntryKind) -> Result<(), ArchiveError> {
+        let key = order_key(kind);
+        let first = self.entries.is_empty();
+        if first != (*kind == EntryKind::Header) || (!first && key <= self.last_order) {
+            return Err(ArchiveError::Invalid(format!(
+                "{path} is out of order (entries go: header, tables model by model, users, assets)"
+            )));
+        }
+        if let EntryKind::TableItems { model, chunk } = kind {
+            let previous = self.tables.get(model).map_or(0, |t| t.chunks);
+            let has_schema = self.last_order.1 == *model;
+            if !has_schema || *chunk != previous + 1 {
+                return Err(ArchiveError::Invalid(format!(
+                    "{path}: a table's chunks follow its schema.json and are numbered from 1 without gaps"
+                )));
+            }
+        }
+        self.last_order = key;
+        Ok(())
+    }
+
+    fn account(&mut self, kind: &EntryKind, observer: Option<&LineObserver>, pre_counted: bool) {
+        let lines = observer.map_or(0, |o| o.lines);
+        match kind {
+            EntryKind::TableSchema { model } => {
+                self.tables.entry(model.clone()).or_default();
+                self.table_digests.entry(model.clone()).or_default();
+            }
+            EntryKind::TableItems { model, .. } => {
+                let table = self.tables.entry(model.clone()).or_default();
+                table.chunks += 1;
+                if !pre_counted {
+                    table.items += lines;
+                    if let Some(o) = observer {
+                        self.table_digests.entry(model.clone()).or_default().merge(&o.digest);
+                    }
+                }
+            }
+            EntryKind::UserPool => {
+                self.users.get_or_insert_with(Default::default);
+            }
+            EntryKind::Groups => self.users.get_or_insert_with(Default::default).groups += lines,
+            EntryKind::Users => self.users.get_or_insert_with(Default::default).users += lines,
+            EntryKind::AssetManifest => {
+                self.assets.get_or_insert_with(Default::default).objects += lines
+            }
+            EntryKind::AssetBlob { .. } => self.assets.get_or_insert_with(Default::default).blobs += 1,
+            EntryKind::Header | EntryKind::Manifest => {}
+        }
+    }
+
+    /// Writes `MANIFEST.json` and closes tar, zstd and age in that order, then flushes
+    /// the output. Returns the output and the manifest. Every table must have at least
+    /// one items chunk (an empty table has one empty chunk).
+    pub fn finish(mut self) -> Result<(W, Manifest), ArchiveError> {
+        self.close_table()?;
+        let missing: Vec<&str> = self
+            .tables
+            .iter()
+            .filter(|(_, t)| t.chunks == 0)
+            .map(|(m, _)| m.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ArchiveError::Invalid(format!(
+                "tables without an items chunk: {}",
+                missing.join(", ")
+            )));
+        }
+        for (model, digest) in &self.table_digests {
+            if let Some(table) = self.tables.get_mut(model) {
+                table.digest = digest.to_hex();
+            }
+        }
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            entries: std::mem::take(&mut self.entries),
+            tables: std::mem::take(&mut self.tables),
+            users: self.users.take(),
+            assets: self.assets.take(),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| ArchiveError::Invalid(format!("manifest: {e}")))?;
+        bytes.push(b'\n');
+        self.append_tar(MANIFEST_PATH, bytes.len() as u64, &bytes[..])
+            .map_err(ArchiveError::io("writing MANIFEST.json"))?;
+        let close = ArchiveError::io("closing the archive");
+        let zstd = self.tar.into_inner().map_err(ArchiveError::io("closing tar"))?;
+        let age = zstd.finish().map_err(ArchiveError::io("closing zstd"))?;
+        let mut output = age.finish().map_err(ArchiveError::io("closing age"))?;
+        output.flush().map_err(close)?;
+        Ok((output, manifest))
+    }
+}
+
+/// One pax record: `"<len> <key>=<value>\n"`, where `<len>` counts the whole record
+/// including its own digits.
+fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while len.to_string().len() + body.len() != len {
+        len = len.to_string().len() + body.len();
+    }
+    format!("{len}{body}")
+}
+
+/// The ustar name stored next to a pax `path`: readers that ignore pax see a short,
+/// still unique-looking name under the same top directory.
+fn pax_placeholder(path: &str) -> String {
+    let top = path.split('/').next().unwrap_or("entry");
+    let digest = super::hashing::sha256_hex(path.as_bytes());
+    format!("{top}/long-path-{}", &digest[..16])
+}
+
+/// Entry timestamps are the snapshot's creation time, so archives of the same data
+/// taken at the same moment are identical apart from age's random keys.
+fn created_at_epoch(created_at: &str) -> u64 {
+    time::OffsetDateTime::parse(created_at, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp().max(0) as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        let r = pax_record("path", "a");
+        assert_eq!(r, "9 path=a\n");
+        assert_eq!(r.len(), 9);
+        let long = "x".repeat(95);
+        let r = pax_record("path", &long);
+        assert_eq!(r.len().to_string(), r.split(' ').next().unwrap());
+    }
+}
