@@ -6,3 +6,14 @@
 //! for the commands.
 
 pub mod archive;
+pub mod config;
+pub mod error;
+pub mod files;
+pub mod inspect;
+pub mod keygen;
+pub mod keys;
+pub mod list;
+pub mod pack;
+pub mod report;
+
+pub use error::{Error, Result};

@@ -63,7 +63,7 @@ impl<R: Read> SnapshotReader<R> {
         })
     }
 
-    /// Walks every entry, calling `visit` for each one after the header, and returns
+    /// Walks every entry, calling `visit` for each one (header and manifest included), and returns
     /// the verified header and manifest. Any failure is returned as the most precise
     /// cause: an authentication failure of the encrypted stream wins over the
     /// decompression or tar error it caused.
@@ -110,14 +110,17 @@ fn walk<R: Read>(
             match (&kind, header.as_ref()) {
                 (EntryKind::Header, _) => {
                     let bytes = read_document(&mut entry, &path)?;
-                    header = Some(parse_header(&bytes)?);
+                    let parsed = parse_header(&bytes)?;
                     state.record(&path, &bytes);
+                    visit_document(visit, &parsed, &path, &kind, &bytes)?;
+                    header = Some(parsed);
                 }
-                (EntryKind::Manifest, _) => {
+                (EntryKind::Manifest, Some(h)) => {
                     let bytes = read_document(&mut entry, &path)?;
                     manifest = Some(serde_json::from_slice(&bytes).map_err(|e| {
                         ArchiveError::Corrupt(format!("MANIFEST.json is not valid: {e}"))
                     })?);
+                    visit_document(visit, h, &path, &kind, &bytes)?;
                 }
                 (_, Some(h)) => state.stream_entry(h, &path, &kind, size, &mut entry, visit)?,
                 (_, None) => {
@@ -136,6 +139,25 @@ fn walk<R: Read>(
             .map_err(ArchiveError::io("reading the archive end"))?;
         state.compare(&manifest)?;
         Ok(VerifiedSnapshot { header, manifest })
+}
+
+/// Shows a small document (header, manifest) to the visitor from memory.
+fn visit_document(
+    visit: &mut dyn FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
+    header: &Header,
+    path: &str,
+    kind: &EntryKind,
+    bytes: &[u8],
+) -> Result<(), ArchiveError> {
+    visit(
+        header,
+        EntryView {
+            path,
+            kind,
+            size: bytes.len() as u64,
+            data: &mut &bytes[..],
+        },
+    )
 }
 
 /// Everything computed during the walk, compared with the manifest at the end.

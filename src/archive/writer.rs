@@ -50,6 +50,20 @@ struct OpenTable {
 impl<W: Write> SnapshotWriter<W> {
     /// Starts an archive on `output` and writes the header entry.
     pub fn new(output: W, key: &EncryptionKey, header: &Header) -> Result<Self, ArchiveError> {
+        let mut bytes = serde_json::to_vec_pretty(header)
+            .map_err(|e| ArchiveError::Invalid(format!("header: {e}")))?;
+        bytes.push(b'\n');
+        Self::with_header_bytes(output, key, &bytes)
+    }
+
+    /// Starts an archive with a header given as its exact bytes (packing a snapshot
+    /// directory keeps `rtsnap.json` byte for byte). The header is validated first.
+    pub fn with_header_bytes(
+        output: W,
+        key: &EncryptionKey,
+        header_bytes: &[u8],
+    ) -> Result<Self, ArchiveError> {
+        let header = super::reader::parse_header(header_bytes)?;
         let encrypted = key.wrap(output)?;
         let mut zstd = zstd::Encoder::new(encrypted, ZSTD_LEVEL)
             .map_err(ArchiveError::io("starting zstd"))?;
@@ -71,10 +85,7 @@ impl<W: Write> SnapshotWriter<W> {
             assets: None,
             open_table: None,
         };
-        let mut bytes = serde_json::to_vec_pretty(header)
-            .map_err(|e| ArchiveError::Invalid(format!("header: {e}")))?;
-        bytes.push(b'\n');
-        writer.append(HEADER_PATH, bytes.len() as u64, &mut &bytes[..], true)?;
+        writer.append(HEADER_PATH, header_bytes.len() as u64, &mut &header_bytes[..], true)?;
         Ok(writer)
     }
 

@@ -1,0 +1,61 @@
+//! The library's error type and its mapping to the exit codes of design §2:
+//! 1 operation failed, 2 usage or configuration, 3 integrity or decryption (nothing
+//! written), 4 refused for safety.
+
+use crate::archive::ArchiveError;
+use crate::config::ConfigError;
+
+/// Everything an rtsnap operation can fail with. Messages are one line and never
+/// contain key material or credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The command line or the inputs it names are not usable.
+    #[error("{0}")]
+    Usage(String),
+    /// rtsnap refuses to do this without an explicit go-ahead.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An operation failed; the message says what was and was not done.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Exit codes, design §2.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const INTEGRITY: u8 = 3;
+    pub const REFUSED: u8 = 4;
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) | Error::Usage(_) => exit::USAGE,
+            Error::Archive(e) if e.is_integrity() => exit::INTEGRITY,
+            Error::Archive(crate::archive::ArchiveError::Key(_)) => exit::USAGE,
+            Error::Archive(_) | Error::Io { .. } | Error::Failed(_) => exit::FAILED,
+            Error::Refused(_) => exit::REFUSED,
+        }
+    }
+
+    /// Wraps an I/O error with what was being done.
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,141 @@
+//! Where snapshot files may go and how they are written. Snapshots hold personal
+//! data, so they are created 0600 (folders 0700), never inside a git work tree unless
+//! the operator insists, never over an existing file, and atomically: a snapshot is
+//! written as `<name>.partial` and renamed only once complete, so a crash or an error
+//! never leaves a file that looks like a finished snapshot.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A file being written under a temporary name; see the module docs.
+#[derive(Debug)]
+pub struct StagedFile {
+    target: PathBuf,
+    partial: PathBuf,
+    done: bool,
+}
+
+impl StagedFile {
+    /// Creates `<target>.partial` (mode 0600, parents 0700). Refuses an existing target.
+    pub fn create(target: &Path) -> Result<(StagedFile, File)> {
+        if target.exists() {
+            return Err(Error::Usage(format!(
+                "{} already exists; choose another name or remove it first",
+                target.display()
+            )));
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dir(parent)?;
+        }
+        let mut partial = target.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = private_options()
+            .open(&partial)
+            .map_err(Error::io(format!("creating {}", partial.display())))?;
+        Ok((
+            StagedFile {
+                target: target.to_path_buf(),
+                partial,
+                done: false,
+            },
+            file,
+        ))
+    }
+
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Syncs the file and gives it its final name.
+    pub fn commit(mut self, file: File) -> Result<PathBuf> {
+        file.sync_all()
+            .map_err(Error::io(format!("syncing {}", self.partial.display())))?;
+        drop(file);
+        if self.target.exists() {
+            return Err(Error::Failed(format!(
+                "{} appeared while writing; the new snapshot is left at {}",
+                self.target.display(),
+                self.partial.display()
+            )));
+        }
+        fs::rename(&self.partial, &self.target)
+            .map_err(Error::io(format!("renaming to {}", self.target.display())))?;
+        self.done = true;
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.partial);
+        }
+    }
+}
+
+fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Creates a folder (and its parents) readable only by the owner.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(Error::io(format!("creating folder {}", dir.display())))
+}
+
+/// Writes a small private file (0600), refusing to overwrite.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
+    let (staged, mut file) = StagedFile::create(path)?;
+    file.write_all(contents)
+        .map_err(Error::io(format!("writing {}", path.display())))?;
+    staged.commit(file)?;
+    Ok(())
+}
+
+/// The top of the git work tree containing `path`, if any.
+pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().ok()?.join(path)
+    };
+    absolute
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// Refuses snapshot paths inside a git work tree unless the operator named the file
+/// and passed `--allow-in-repo` (design §5: snapshots hold personal data).
+pub fn check_snapshot_location(path: &Path, explicit: bool, allow_in_repo: bool) -> Result<()> {
+    if let Some(tree) = git_work_tree(path) {
+        if !(explicit && allow_in_repo) {
+            return Err(Error::Refused(format!(
+                "refusing to write a snapshot inside the git work tree {} (snapshots hold personal data); write it elsewhere, or name the file with -o and add --allow-in-repo",
+                tree.display()
+            )));
+        }
+    }
+    Ok(())
+}
