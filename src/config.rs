@@ -41,7 +41,9 @@ pub enum ConfigError {
     MissingSuffix { env: String, var: String },
     #[error("environment `{env}`: {message}")]
     Invalid { env: String, message: String },
-    #[error("no configuration file: pass --config FILE, create ./rtsnap.toml or set RTSNAP_CONFIG")]
+    #[error(
+        "no configuration file: pass --config FILE, create ./rtsnap.toml or set RTSNAP_CONFIG"
+    )]
     NoFile,
 }
 
@@ -120,8 +122,15 @@ struct ConfigFile {
 /// so `secret_access_key`, `passphrase` and `session_token` are caught while
 /// `recipients` and `token_table` names of models are not.
 const SECRET_WORDS: &[&str] = &[
-    "secret", "password", "passwd", "passphrase", "token", "private", "credential",
-    "credentials", "identity",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "token",
+    "private",
+    "credential",
+    "credentials",
+    "identity",
 ];
 
 impl Config {
@@ -187,14 +196,21 @@ impl Config {
         name: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Environment, ConfigError> {
-        let file = self.environments.get(name).ok_or_else(|| ConfigError::UnknownEnvironment {
-            name: name.to_owned(),
-            known: if self.environments.is_empty() {
-                String::from("none (add [environments.<name>] to rtsnap.toml)")
-            } else {
-                self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
-            },
-        })?;
+        let file = self
+            .environments
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownEnvironment {
+                name: name.to_owned(),
+                known: if self.environments.is_empty() {
+                    String::from("none (add [environments.<name>] to rtsnap.toml)")
+                } else {
+                    self.environments
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            })?;
         let prefix = env_var_prefix(name);
         let over = |key: &str, value: &Option<String>| {
             lookup(&format!("{prefix}_{key}"))
@@ -202,11 +218,12 @@ impl Config {
                 .or_else(|| value.clone())
         };
         let suffix_var = format!("{prefix}_BACKEND_SUFFIX");
-        let backend_suffix =
-            over("BACKEND_SUFFIX", &file.backend_suffix).ok_or_else(|| ConfigError::MissingSuffix {
+        let backend_suffix = over("BACKEND_SUFFIX", &file.backend_suffix).ok_or_else(|| {
+            ConfigError::MissingSuffix {
                 env: name.to_owned(),
                 var: suffix_var,
-            })?;
+            }
+        })?;
         let env = Environment {
             name: name.to_owned(),
             region: file.region.clone(),
@@ -256,14 +273,20 @@ impl Environment {
             message,
         };
         let s = &self.backend_suffix;
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        if s.is_empty()
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
             return Err(invalid(format!(
                 "backend_suffix {s:?} must be lowercase letters and digits (the part of `Contact-<suffix>-NONE`)"
             )));
         }
         if let Some(url) = &self.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(format!("endpoint_url {url:?} must start with http:// or https://")));
+                return Err(invalid(format!(
+                    "endpoint_url {url:?} must start with http:// or https://"
+                )));
             }
         }
         for model in &self.required_models {
@@ -283,7 +306,13 @@ impl Environment {
 pub fn env_var_prefix(name: &str) -> String {
     let upper: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("RTSNAP_{upper}")
 }
@@ -341,7 +370,9 @@ fn reject_secrets(table: &toml::Table, text: &str, origin: &str) -> Result<(), C
 fn looks_like_access_key_id(value: &str) -> bool {
     value.len() == 20
         && (value.starts_with("AKIA") || value.starts_with("ASIA"))
-        && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 fn find_key_line(text: &str, key: &str) -> usize {
@@ -382,9 +413,17 @@ to = "Contact.id"
     fn loads_environments_and_relations() {
         let config = Config::parse(SAMPLE, "rtsnap.toml").unwrap();
         let staging = config.environment_with("staging", |_| None).unwrap();
-        assert_eq!(staging.table_name("Contact"), "Contact-irgzwsfnba3sfqtum5k2eyp4m-NONE");
+        assert_eq!(
+            staging.table_name("Contact"),
+            "Contact-irgzwsfnba3sfqtum5k2eyp4m-NONE"
+        );
         assert!(!staging.protected);
-        assert!(config.environment_with("production", |_| None).unwrap().protected);
+        assert!(
+            config
+                .environment_with("production", |_| None)
+                .unwrap()
+                .protected
+        );
         assert_eq!(config.relations.len(), 1);
     }
 
@@ -406,46 +445,88 @@ to = "Contact.id"
     #[test]
     fn unknown_environment_lists_the_known_ones() {
         let config = Config::parse(SAMPLE, "rtsnap.toml").unwrap();
-        let err = config.environment_with("prod", |_| None).unwrap_err().to_string();
-        assert_eq!(err, "unknown environment `prod`; known environments: production, staging");
+        let err = config
+            .environment_with("prod", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown environment `prod`; known environments: production, staging"
+        );
     }
 
     #[test]
     fn missing_suffix_names_the_variable() {
-        let config = Config::parse("[environments.dev]\nregion = \"us-east-1\"\n", "x.toml").unwrap();
-        let err = config.environment_with("dev", |_| None).unwrap_err().to_string();
+        let config =
+            Config::parse("[environments.dev]\nregion = \"us-east-1\"\n", "x.toml").unwrap();
+        let err = config
+            .environment_with("dev", |_| None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("RTSNAP_DEV_BACKEND_SUFFIX"), "{err}");
         let fixed = config
-            .environment_with("dev", |v| (v == "RTSNAP_DEV_BACKEND_SUFFIX").then(|| "abc".into()))
+            .environment_with("dev", |v| {
+                (v == "RTSNAP_DEV_BACKEND_SUFFIX").then(|| "abc".into())
+            })
             .unwrap();
         assert_eq!(fixed.backend_suffix, "abc");
     }
 
     #[test]
     fn bad_toml_reports_line_and_column() {
-        let err = Config::parse("[environments.dev]\nregion = \"us-east-1\nx = 1\n", "rtsnap.toml")
-            .unwrap_err();
+        let err = Config::parse(
+            "[environments.dev]\nregion = \"us-east-1\nx = 1\n",
+            "rtsnap.toml",
+        )
+        .unwrap_err();
         match err {
-            ConfigError::Syntax { line, column, .. } => assert_eq!((line, column), (2, 20), "the unterminated string ends the line"),
+            ConfigError::Syntax { line, column, .. } => assert_eq!(
+                (line, column),
+                (2, 20),
+                "the unterminated string ends the line"
+            ),
             other => panic!("{other}"),
         }
-        let err = Config::parse("[environments.dev]\nbackend_sufix = \"a\"\n", "rtsnap.toml").unwrap_err();
+        let err = Config::parse("[environments.dev]\nbackend_sufix = \"a\"\n", "rtsnap.toml")
+            .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("rtsnap.toml:2:1:") && text.contains("backend_sufix"), "{text}");
+        assert!(
+            text.starts_with("rtsnap.toml:2:1:") && text.contains("backend_sufix"),
+            "{text}"
+        );
     }
 
     #[test]
     fn refuses_secret_looking_keys_and_values_without_echoing_them() {
         for (text, key, line) in [
-            ("[environments.dev]\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG\"\n", "aws_secret_access_key", 2),
-            ("[snapshots]\npassphrase = \"hunter2hunter2\"\n", "passphrase", 2),
-            ("[environments.dev]\n\nsession_token = \"abc\"\n", "session_token", 3),
-            ("[environments.dev]\nregion = \"AKIAIOSFODNN7EXAMPLE\"\n", "region", 2),
+            (
+                "[environments.dev]\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG\"\n",
+                "aws_secret_access_key",
+                2,
+            ),
+            (
+                "[snapshots]\npassphrase = \"hunter2hunter2\"\n",
+                "passphrase",
+                2,
+            ),
+            (
+                "[environments.dev]\n\nsession_token = \"abc\"\n",
+                "session_token",
+                3,
+            ),
+            (
+                "[environments.dev]\nregion = \"AKIAIOSFODNN7EXAMPLE\"\n",
+                "region",
+                2,
+            ),
         ] {
             let err = Config::parse(text, "rtsnap.toml").unwrap_err();
             let message = err.to_string();
             assert!(matches!(err, ConfigError::SecretInFile { .. }), "{message}");
-            assert!(message.starts_with(&format!("rtsnap.toml:{line}: `{key}`")), "{message}");
+            assert!(
+                message.starts_with(&format!("rtsnap.toml:{line}: `{key}`")),
+                "{message}"
+            );
             for secret in ["wJalrXUtnFEMI", "hunter2", "AKIAIOSFODNN7EXAMPLE"] {
                 assert!(!message.contains(secret), "{message}");
             }
@@ -460,6 +541,10 @@ to = "Contact.id"
         )
         .unwrap();
         assert!(config.environment_with("a", |_| None).is_err());
-        assert!(config.environment_with("b", |_| None).unwrap_err().to_string().contains("http://"));
+        assert!(config
+            .environment_with("b", |_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("http://"));
     }
 }

@@ -31,8 +31,10 @@ pub fn encryption_key(config: &Config) -> Result<EncryptionKey> {
     let mut lines: Vec<String> = config.snapshots.recipients.clone();
     if let Some(file) = &config.snapshots.recipients_file {
         let path = config.resolve(Path::new(file));
-        let text = std::fs::read_to_string(&path)
-            .map_err(Error::io(format!("reading recipients file {}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(format!(
+            "reading recipients file {}",
+            path.display()
+        )))?;
         lines.extend(text.lines().map(str::to_owned));
     }
     EncryptionKey::from_recipient_lines(lines.iter().map(String::as_str))
@@ -41,14 +43,19 @@ pub fn encryption_key(config: &Config) -> Result<EncryptionKey> {
 
 /// The key to open snapshots with, if one was given.
 pub fn decryption_key(identity_flag: Option<&Path>) -> Result<Option<DecryptionKey>> {
-    let identity: Option<PathBuf> = identity_flag
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(IDENTITY_VAR).filter(|v| !v.is_empty()).map(PathBuf::from));
+    let identity: Option<PathBuf> = identity_flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(IDENTITY_VAR)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
     if let Some(path) = identity {
-        let file = std::fs::File::open(&path)
-            .map_err(Error::io(format!("opening identity file {}", path.display())))?;
-        let key = DecryptionKey::from_identity_file(&path.display().to_string(), BufReader::new(file))
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let file = std::fs::File::open(&path).map_err(Error::io(format!(
+            "opening identity file {}",
+            path.display()
+        )))?;
+        let key =
+            DecryptionKey::from_identity_file(&path.display().to_string(), BufReader::new(file))
+                .map_err(|e| Error::Usage(e.to_string()))?;
         return Ok(Some(key));
     }
     Ok(passphrase()?.map(DecryptionKey::Passphrase))

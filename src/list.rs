@@ -44,7 +44,8 @@ pub struct ListReport {
 pub fn list(dir: &Path, env: Option<&str>) -> Result<ListReport> {
     let mut snapshots = Vec::new();
     if dir.exists() {
-        let entries = std::fs::read_dir(dir).map_err(Error::io(format!("listing {}", dir.display())))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(Error::io(format!("listing {}", dir.display())))?;
         for entry in entries {
             let entry = entry.map_err(Error::io(format!("listing {}", dir.display())))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -115,7 +116,10 @@ mod tests {
 
     #[test]
     fn parses_export_and_backup_names() {
-        assert_eq!(parse_name("staging-2025-08-12.rtsnap"), (Some("staging".into()), SnapshotKind::Export));
+        assert_eq!(
+            parse_name("staging-2025-08-12.rtsnap"),
+            (Some("staging".into()), SnapshotKind::Export)
+        );
         assert_eq!(
             parse_name("prod-eu-2025-08-12-093000.rtsnap"),
             (Some("prod-eu".into()), SnapshotKind::Export)

@@ -12,7 +12,11 @@ use rtsnap::error::{exit, Error};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "rtsnap", version, about = "Export, import and verify AWS Amplify Gen 2 environments as encrypted .rtsnap archives")]
+#[command(
+    name = "rtsnap",
+    version,
+    about = "Export, import and verify AWS Amplify Gen 2 environments as encrypted .rtsnap archives"
+)]
 struct Cli {
     /// Configuration file (default ./rtsnap.toml, then $RTSNAP_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]
@@ -71,7 +75,11 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -127,7 +135,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
             let report = rtsnap::pack::unpack(&file, &dir, &key)?;
             out.emit(&report, || {
-                let mut text = format!("verified and unpacked {} files into {}\n", report.files, report.dir.display());
+                let mut text = format!(
+                    "verified and unpacked {} files into {}\n",
+                    report.files,
+                    report.dir.display()
+                );
                 report.summary.render(&mut text, false);
                 text
             })
@@ -162,7 +174,9 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
     if output.is_none() && out.json {
-        return Err(Error::Usage("keygen --json needs -o FILE (the identity is a secret and is not put in JSON)".into()));
+        return Err(Error::Usage(
+            "keygen --json needs -o FILE (the identity is a secret and is not put in JSON)".into(),
+        ));
     }
     let (report, identity_text) = rtsnap::keygen::keygen(output)?;
     if let Some(text) = identity_text {
@@ -191,7 +205,11 @@ fn sidecar_text(status: &rtsnap::inspect::SidecarStatus) -> &'static str {
 }
 
 fn verify_text(file: &Path, report: &rtsnap::inspect::VerifyReport) -> String {
-    let mut text = format!("{}: sidecar {}", file.display(), sidecar_text(&report.sidecar));
+    let mut text = format!(
+        "{}: sidecar {}",
+        file.display(),
+        sidecar_text(&report.sidecar)
+    );
     match (&report.entries_verified, &report.summary) {
         (Some(n), Some(summary)) => {
             text.push_str(&format!("; {n} entries verified against MANIFEST.json\n"));

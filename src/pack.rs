@@ -42,8 +42,10 @@ pub struct Destination {
 pub fn pack(dir: &Path, dest: &Destination, key: &EncryptionKey) -> Result<PackReport> {
     crate::files::check_snapshot_location(&dest.path, dest.explicit, dest.allow_in_repo)?;
     let files = snapshot_files(dir)?;
-    let header = fs::read(dir.join(HEADER_PATH))
-        .map_err(Error::io(format!("reading {}", dir.join(HEADER_PATH).display())))?;
+    let header = fs::read(dir.join(HEADER_PATH)).map_err(Error::io(format!(
+        "reading {}",
+        dir.join(HEADER_PATH).display()
+    )))?;
     let (staged, file) = StagedFile::create(&dest.path)?;
     let output = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let mut writer = SnapshotWriter::with_header_bytes(output, key, &header)?;
@@ -57,19 +59,18 @@ pub fn pack(dir: &Path, dest: &Destination, key: &EncryptionKey) -> Result<PackR
     }
     let (output, manifest) = writer.finish()?;
     let (buffered, sha256) = output.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(|e| Error::Io {
-            context: format!("writing {}", dest.path.display()),
-            source: e.into_error(),
-        })?;
+    let file = buffered.into_inner().map_err(|e| Error::Io {
+        context: format!("writing {}", dest.path.display()),
+        source: e.into_error(),
+    })?;
     let size = file
         .metadata()
         .map_err(Error::io("reading the new archive's size"))?
         .len();
     let written = staged.commit(file)?;
     let sidecar = write_sidecar(&written, &sha256)?;
-    let summary = SnapshotSummary::from_manifest(&crate::archive::parse_header(&header)?, &manifest);
+    let summary =
+        SnapshotSummary::from_manifest(&crate::archive::parse_header(&header)?, &manifest);
     Ok(PackReport {
         file: written,
         size,
@@ -105,9 +106,8 @@ fn snapshot_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         if relative == MANIFEST_PATH {
             continue;
         }
-        let kind = EntryKind::classify(&relative).map_err(|e| {
-            Error::Usage(format!("{}: {e}", dir.display()))
-        })?;
+        let kind = EntryKind::classify(&relative)
+            .map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
         keyed.push((order_key(&kind), relative, path));
     }
     keyed.sort();
@@ -155,7 +155,11 @@ pub struct UnpackReport {
 /// beside it and renamed into place only after the whole archive verified, so a bad
 /// archive leaves nothing behind.
 pub fn unpack(archive: &Path, dir: &Path, key: &DecryptionKey) -> Result<UnpackReport> {
-    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if dir.exists()
+        && fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         return Err(Error::Usage(format!(
             "{} exists and is not empty; unpack into a new folder",
             dir.display()
@@ -174,12 +178,16 @@ pub fn unpack(archive: &Path, dir: &Path, key: &DecryptionKey) -> Result<UnpackR
         }
         let (staged, out) = StagedFile::create(&target).map_err(to_archive_io)?;
         let mut out = BufWriter::new(out);
-        std::io::copy(entry.data, &mut out)
-            .map_err(crate::archive::ArchiveError::io(format!("writing {}", target.display())))?;
-        let out = out.into_inner().map_err(|e| crate::archive::ArchiveError::Io {
-            context: format!("writing {}", target.display()),
-            source: e.into_error(),
-        })?;
+        std::io::copy(entry.data, &mut out).map_err(crate::archive::ArchiveError::io(format!(
+            "writing {}",
+            target.display()
+        )))?;
+        let out = out
+            .into_inner()
+            .map_err(|e| crate::archive::ArchiveError::Io {
+                context: format!("writing {}", target.display()),
+                source: e.into_error(),
+            })?;
         staged.commit(out).map_err(to_archive_io)?;
         files += 1;
         Ok(())
@@ -221,10 +229,12 @@ impl Drop for RemoveOnDrop {
 }
 
 /// Reads an archive completely, checking everything, without writing anything.
-pub fn verify_archive(archive: &Path, key: &DecryptionKey) -> Result<(crate::archive::Header, Manifest)> {
+pub fn verify_archive(
+    archive: &Path,
+    key: &DecryptionKey,
+) -> Result<(crate::archive::Header, Manifest)> {
     let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let verified = reader.read_all(|_, _| Ok(()))?;
     Ok((verified.header, verified.manifest))
 }
-

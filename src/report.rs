@@ -76,7 +76,12 @@ impl SnapshotSummary {
         let _ = writeln!(
             out,
             "snapshot of `{}` (suffix {}, {}) taken {} by rtsnap {}, format v{}",
-            self.source_env, self.backend_suffix, self.region, self.created_at, self.tool_version, self.format_version
+            self.source_env,
+            self.backend_suffix,
+            self.region,
+            self.created_at,
+            self.tool_version,
+            self.format_version
         );
         let _ = writeln!(
             out,
@@ -89,7 +94,11 @@ impl SnapshotSummary {
         let width = self.tables.keys().map(String::len).max().unwrap_or(0);
         for (model, table) in &self.tables {
             if with_digests {
-                let _ = writeln!(out, "  {model:<width$}  {:>9}  {}", table.items, table.digest);
+                let _ = writeln!(
+                    out,
+                    "  {model:<width$}  {:>9}  {}",
+                    table.items, table.digest
+                );
             } else {
                 let _ = writeln!(out, "  {model:<width$}  {:>9}", table.items);
             }

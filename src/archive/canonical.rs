@@ -31,12 +31,17 @@ pub fn normalize_number(text: &str) -> Result<String, NumberError> {
         _ => (false, text),
     };
     let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(at) => (&rest[..at], parse_exponent(&rest[at + 1..]).ok_or_else(bad)?),
+        Some(at) => (
+            &rest[..at],
+            parse_exponent(&rest[at + 1..]).ok_or_else(bad)?,
+        ),
         None => (rest, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part)
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
     {
         return Err(bad());
     }
@@ -272,7 +277,19 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_number() {
-        for input in ["", "-", ".", "e5", "1e", "1.2.3", "0x10", "NaN", "Infinity", "1 ", "1e99999999999"] {
+        for input in [
+            "",
+            "-",
+            ".",
+            "e5",
+            "1e",
+            "1.2.3",
+            "0x10",
+            "NaN",
+            "Infinity",
+            "1 ",
+            "1e99999999999",
+        ] {
             assert!(normalize_number(input).is_err(), "input {input:?}");
         }
     }

@@ -76,7 +76,10 @@ impl EncryptionKey {
 
     /// Wraps `output` in an age stream writer. The caller MUST call `finish()` on the
     /// returned writer; dropping it leaves a truncated file.
-    pub(crate) fn wrap<W: Write>(&self, output: W) -> Result<age::stream::StreamWriter<W>, KeyError> {
+    pub(crate) fn wrap<W: Write>(
+        &self,
+        output: W,
+    ) -> Result<age::stream::StreamWriter<W>, KeyError> {
         let encryptor = match self {
             EncryptionKey::Recipients(list) => {
                 age::Encryptor::with_recipients(list.iter().map(|r| r as &dyn age::Recipient))
@@ -139,7 +142,9 @@ impl DecryptionKey {
 impl fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EncryptionKey::Recipients(list) => write!(f, "EncryptionKey::Recipients({})", list.len()),
+            EncryptionKey::Recipients(list) => {
+                write!(f, "EncryptionKey::Recipients({})", list.len())
+            }
             EncryptionKey::Passphrase { .. } => f.write_str("EncryptionKey::Passphrase(***)"),
         }
     }
@@ -148,7 +153,9 @@ impl fmt::Debug for EncryptionKey {
 impl fmt::Debug for DecryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecryptionKey::Identities(list) => write!(f, "DecryptionKey::Identities({})", list.len()),
+            DecryptionKey::Identities(list) => {
+                write!(f, "DecryptionKey::Identities({})", list.len())
+            }
             DecryptionKey::Passphrase(_) => f.write_str("DecryptionKey::Passphrase(***)"),
         }
     }

@@ -13,7 +13,7 @@ pub enum ArchiveError {
     NotAnArchive(String),
     #[error("cannot decrypt the archive: {0}")]
     Decrypt(String),
-    #[error("the archive is damaged or was modified: {0}")]
+    #[error("the archive is damaged: {0}")]
     Corrupt(String),
     #[error("the archive is truncated: {0}")]
     Truncated(String),

@@ -50,7 +50,9 @@ impl EntryKind {
             "assets/manifest.jsonl" => EntryKind::AssetManifest,
             _ => {
                 if let Some(key) = path.strip_prefix("assets/blobs/") {
-                    EntryKind::AssetBlob { key: key.to_owned() }
+                    EntryKind::AssetBlob {
+                        key: key.to_owned(),
+                    }
                 } else if let Some(rest) = path.strip_prefix("tables/") {
                     let (model, file) = rest.split_once('/').ok_or_else(|| err("no file name"))?;
                     check_model_name(model).map_err(err)?;
@@ -93,7 +95,11 @@ pub fn schema_path(model: &str) -> String {
 
 /// Model names are Amplify model names: letters, digits and underscores.
 pub fn check_model_name(model: &str) -> Result<(), &'static str> {
-    if model.is_empty() || !model.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if model.is_empty()
+        || !model
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Err("model names are letters, digits and underscores");
     }
     Ok(())
@@ -107,7 +113,10 @@ fn check_safe(path: &str) -> Result<(), &'static str> {
     if path.contains('\0') || path.contains('\\') {
         return Err("paths contain no NUL or backslash");
     }
-    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if path
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err("paths have no empty, '.' or '..' components");
     }
     Ok(())
@@ -152,14 +161,22 @@ mod tests {
 
     #[test]
     fn classifies_the_layout() {
-        assert_eq!(EntryKind::classify("rtsnap.json").unwrap(), EntryKind::Header);
+        assert_eq!(
+            EntryKind::classify("rtsnap.json").unwrap(),
+            EntryKind::Header
+        );
         assert_eq!(
             EntryKind::classify("tables/Contact/items-000002.jsonl").unwrap(),
-            EntryKind::TableItems { model: "Contact".into(), chunk: 2 }
+            EntryKind::TableItems {
+                model: "Contact".into(),
+                chunk: 2
+            }
         );
         assert_eq!(
             EntryKind::classify("assets/blobs/public/a b/c.jpg").unwrap(),
-            EntryKind::AssetBlob { key: "public/a b/c.jpg".into() }
+            EntryKind::AssetBlob {
+                key: "public/a b/c.jpg".into()
+            }
         );
     }
 

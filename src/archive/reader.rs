@@ -49,7 +49,8 @@ impl<R: Read> SnapshotReader<R> {
     /// Reads the age header and unwraps the file key. Fails fast on a file that is not
     /// an age file, a wrong key or passphrase, or a damaged header.
     pub fn open(input: R, key: &DecryptionKey) -> Result<Self, ArchiveError> {
-        let decryptor = age::Decryptor::new_buffered(BufReader::new(input)).map_err(map_age_open)?;
+        let decryptor =
+            age::Decryptor::new_buffered(BufReader::new(input)).map_err(map_age_open)?;
         let stream = key.decrypt(decryptor).map_err(map_age_open)?;
         let probe = Rc::new(RefCell::new(None));
         let probed = ProbeReader {
@@ -76,69 +77,74 @@ impl<R: Read> SnapshotReader<R> {
         let seen = probe.borrow_mut().take();
         match (result, seen) {
             (_, Some(age_error)) => Err(map_stream_error(age_error)),
-            (Err(ArchiveError::Io { source, context }), None) => Err(ArchiveError::Corrupt(
-                format!("{context}: {source}"),
-            )),
+            (Err(ArchiveError::Io { source, context }), None) => {
+                Err(ArchiveError::Corrupt(format!("{context}: {source}")))
+            }
             (result, None) => result,
         }
     }
-
 }
 
-type Decrypted<R> = zstd::Decoder<'static, BufReader<ProbeReader<age::stream::StreamReader<BufReader<R>>>>>;
+type Decrypted<R> =
+    zstd::Decoder<'static, BufReader<ProbeReader<age::stream::StreamReader<BufReader<R>>>>>;
 
 fn walk<R: Read>(
-        mut archive: tar::Archive<Decrypted<R>>,
-        visit: &mut dyn FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
-    ) -> Result<VerifiedSnapshot, ArchiveError> {
-        let mut state = WalkState::default();
-        let mut header: Option<Header> = None;
-        let mut manifest: Option<Manifest> = None;
-        let entries = archive.entries().map_err(ArchiveError::io("reading tar"))?;
-        for entry in entries {
-            let mut entry = entry.map_err(ArchiveError::io("reading tar entry"))?;
-            let path = entry_path(&entry)?;
-            if manifest.is_some() {
-                return Err(ArchiveError::Corrupt(format!("entry {path} after MANIFEST.json")));
+    mut archive: tar::Archive<Decrypted<R>>,
+    visit: &mut dyn FnMut(&Header, EntryView<'_>) -> Result<(), ArchiveError>,
+) -> Result<VerifiedSnapshot, ArchiveError> {
+    let mut state = WalkState::default();
+    let mut header: Option<Header> = None;
+    let mut manifest: Option<Manifest> = None;
+    let entries = archive.entries().map_err(ArchiveError::io("reading tar"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(ArchiveError::io("reading tar entry"))?;
+        let path = entry_path(&entry)?;
+        if manifest.is_some() {
+            return Err(ArchiveError::Corrupt(format!(
+                "entry {path} after MANIFEST.json"
+            )));
+        }
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(ArchiveError::Corrupt(format!(
+                "{path} is not a regular file"
+            )));
+        }
+        let kind = EntryKind::classify(&path)?;
+        state.check_order(&path, &kind)?;
+        let size = entry.size();
+        match (&kind, header.as_ref()) {
+            (EntryKind::Header, _) => {
+                let bytes = read_document(&mut entry, &path)?;
+                let parsed = parse_header(&bytes)?;
+                state.record(&path, &bytes);
+                visit_document(visit, &parsed, &path, &kind, &bytes)?;
+                header = Some(parsed);
             }
-            if entry.header().entry_type() != tar::EntryType::Regular {
-                return Err(ArchiveError::Corrupt(format!("{path} is not a regular file")));
+            (EntryKind::Manifest, Some(h)) => {
+                let bytes = read_document(&mut entry, &path)?;
+                manifest = Some(serde_json::from_slice(&bytes).map_err(|e| {
+                    ArchiveError::Corrupt(format!("MANIFEST.json is not valid: {e}"))
+                })?);
+                visit_document(visit, h, &path, &kind, &bytes)?;
             }
-            let kind = EntryKind::classify(&path)?;
-            state.check_order(&path, &kind)?;
-            let size = entry.size();
-            match (&kind, header.as_ref()) {
-                (EntryKind::Header, _) => {
-                    let bytes = read_document(&mut entry, &path)?;
-                    let parsed = parse_header(&bytes)?;
-                    state.record(&path, &bytes);
-                    visit_document(visit, &parsed, &path, &kind, &bytes)?;
-                    header = Some(parsed);
-                }
-                (EntryKind::Manifest, Some(h)) => {
-                    let bytes = read_document(&mut entry, &path)?;
-                    manifest = Some(serde_json::from_slice(&bytes).map_err(|e| {
-                        ArchiveError::Corrupt(format!("MANIFEST.json is not valid: {e}"))
-                    })?);
-                    visit_document(visit, h, &path, &kind, &bytes)?;
-                }
-                (_, Some(h)) => state.stream_entry(h, &path, &kind, size, &mut entry, visit)?,
-                (_, None) => {
-                    return Err(ArchiveError::NotAnArchive(format!(
-                        "the first entry is {path}, not {HEADER_PATH}"
-                    )))
-                }
+            (_, Some(h)) => state.stream_entry(h, &path, &kind, size, &mut entry, visit)?,
+            (_, None) => {
+                return Err(ArchiveError::NotAnArchive(format!(
+                    "the first entry is {path}, not {HEADER_PATH}"
+                )))
             }
         }
-        let header = header.ok_or_else(|| ArchiveError::NotAnArchive("no rtsnap.json header".into()))?;
-        let manifest = manifest.ok_or_else(|| {
-            ArchiveError::Truncated("MANIFEST.json is missing (the archive ends early)".into())
-        })?;
-        // Read to the very end so that age authenticates its final chunk.
-        io::copy(&mut archive.into_inner(), &mut io::sink())
-            .map_err(ArchiveError::io("reading the archive end"))?;
-        state.compare(&manifest)?;
-        Ok(VerifiedSnapshot { header, manifest })
+    }
+    let header =
+        header.ok_or_else(|| ArchiveError::NotAnArchive("no rtsnap.json header".into()))?;
+    let manifest = manifest.ok_or_else(|| {
+        ArchiveError::Truncated("MANIFEST.json is missing (the archive ends early)".into())
+    })?;
+    // Read to the very end so that age authenticates its final chunk.
+    io::copy(&mut archive.into_inner(), &mut io::sink())
+        .map_err(ArchiveError::io("reading the archive end"))?;
+    state.compare(&manifest)?;
+    Ok(VerifiedSnapshot { header, manifest })
 }
 
 /// Shows a small document (header, manifest) to the visitor from memory.
@@ -178,12 +184,16 @@ impl WalkState {
     fn check_order(&mut self, path: &str, kind: &EntryKind) -> Result<(), ArchiveError> {
         let key = order_key(kind);
         if self.last_order.as_ref().is_some_and(|last| key <= *last) {
-            return Err(ArchiveError::Corrupt(format!("{path} is out of order or repeated")));
+            return Err(ArchiveError::Corrupt(format!(
+                "{path} is out of order or repeated"
+            )));
         }
         if let EntryKind::TableItems { model, chunk } = kind {
             let have = self.tables.get(model).map_or(0, |t| t.1);
             if *chunk != have + 1 || self.last_order.as_ref().is_none_or(|l| l.1 != *model) {
-                return Err(ArchiveError::Corrupt(format!("{path}: chunk out of sequence")));
+                return Err(ArchiveError::Corrupt(format!(
+                    "{path}: chunk out of sequence"
+                )));
             }
         }
         self.last_order = Some(key);
@@ -243,7 +253,9 @@ impl WalkState {
         }
         let (sha256, read) = hashing.finish();
         if read != size {
-            return Err(ArchiveError::Truncated(format!("{path} is shorter than its header says")));
+            return Err(ArchiveError::Truncated(format!(
+                "{path} is shorter than its header says"
+            )));
         }
         let lines = observer.as_ref().map_or(0, |o| o.lines);
         match kind {
@@ -261,7 +273,9 @@ impl WalkState {
             EntryKind::UserPool => self.has_users = true,
             EntryKind::Groups => (self.has_users, self.groups) = (true, self.groups + lines),
             EntryKind::Users => (self.has_users, self.users) = (true, self.users + lines),
-            EntryKind::AssetManifest => (self.has_assets, self.objects) = (true, self.objects + lines),
+            EntryKind::AssetManifest => {
+                (self.has_assets, self.objects) = (true, self.objects + lines)
+            }
             EntryKind::AssetBlob { .. } => (self.has_assets, self.blobs) = (true, self.blobs + 1),
             EntryKind::Header | EntryKind::Manifest => {}
         }
@@ -281,11 +295,17 @@ impl WalkState {
                 manifest.format_version
             )));
         }
-        let listed: BTreeMap<&str, &ManifestEntry> =
-            manifest.entries.iter().map(|e| (e.path.as_str(), e)).collect();
+        let listed: BTreeMap<&str, &ManifestEntry> = manifest
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e))
+            .collect();
         for actual in &self.entries {
             let Some(expected) = listed.get(actual.path.as_str()) else {
-                return Err(ArchiveError::Corrupt(format!("{} is not listed in MANIFEST.json", actual.path)));
+                return Err(ArchiveError::Corrupt(format!(
+                    "{} is not listed in MANIFEST.json",
+                    actual.path
+                )));
             };
             if expected.sha256 != actual.sha256 || expected.size != actual.size {
                 return Err(ArchiveError::ChecksumMismatch {
@@ -301,7 +321,9 @@ impl WalkState {
                 .iter()
                 .find(|e| !self.entries.iter().any(|a| a.path == e.path))
                 .map_or("an entry", |e| e.path.as_str());
-            return Err(ArchiveError::Truncated(format!("{missing} is listed in MANIFEST.json but absent")));
+            return Err(ArchiveError::Truncated(format!(
+                "{missing} is listed in MANIFEST.json but absent"
+            )));
         }
         self.compare_sections(manifest)
     }
@@ -310,27 +332,38 @@ impl WalkState {
         let models_read: Vec<&String> = self.tables.keys().collect();
         let models_listed: Vec<&String> = manifest.tables.keys().collect();
         if models_read != models_listed {
-            return Err(ArchiveError::Corrupt("MANIFEST.json lists other tables than the archive holds".into()));
+            return Err(ArchiveError::Corrupt(
+                "MANIFEST.json lists other tables than the archive holds".into(),
+            ));
         }
         for (model, (items, chunks, digest)) in &self.tables {
             let listed = &manifest.tables[model];
-            if listed.items != *items || listed.chunks != *chunks || listed.digest != digest.to_hex() {
+            if listed.items != *items
+                || listed.chunks != *chunks
+                || listed.digest != digest.to_hex()
+            {
                 return Err(ArchiveError::Corrupt(format!(
                     "table {model}: MANIFEST.json says {} items with digest {}, the archive holds {items} items with digest {}",
                     listed.items, listed.digest, digest.to_hex()
                 )));
             }
             if *chunks == 0 {
-                return Err(ArchiveError::Corrupt(format!("table {model} has no items chunk")));
+                return Err(ArchiveError::Corrupt(format!(
+                    "table {model} has no items chunk"
+                )));
             }
         }
         let users = self.has_users.then_some((self.users, self.groups));
         if users != manifest.users.as_ref().map(|u| (u.users, u.groups)) {
-            return Err(ArchiveError::Corrupt("users counts differ from MANIFEST.json".into()));
+            return Err(ArchiveError::Corrupt(
+                "users counts differ from MANIFEST.json".into(),
+            ));
         }
         let assets = self.has_assets.then_some((self.objects, self.blobs));
         if assets != manifest.assets.as_ref().map(|a| (a.objects, a.blobs)) {
-            return Err(ArchiveError::Corrupt("asset counts differ from MANIFEST.json".into()));
+            return Err(ArchiveError::Corrupt(
+                "asset counts differ from MANIFEST.json".into(),
+            ));
         }
         Ok(())
     }
@@ -349,7 +382,9 @@ fn read_document(entry: &mut dyn Read, path: &str) -> Result<Vec<u8>, ArchiveErr
         .read_to_end(&mut bytes)
         .map_err(ArchiveError::io(format!("reading {path}")))?;
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(ArchiveError::Corrupt(format!("{path} is larger than 64 MiB")));
+        return Err(ArchiveError::Corrupt(format!(
+            "{path} is larger than 64 MiB"
+        )));
     }
     Ok(bytes)
 }
@@ -360,9 +395,14 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ArchiveError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ArchiveError::NotAnArchive(format!("rtsnap.json is not JSON: {e}")))?;
     if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
-        return Err(ArchiveError::NotAnArchive("rtsnap.json does not say format \"rtsnap\"".into()));
+        return Err(ArchiveError::NotAnArchive(
+            "rtsnap.json does not say format \"rtsnap\"".into(),
+        ));
     }
-    let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
     if version != u64::from(FORMAT_VERSION) {
         return Err(ArchiveError::UnsupportedVersion {
             found: version,
@@ -394,9 +434,11 @@ impl<R: Read> Read for ProbeReader<R> {
 
 fn map_stream_error(e: io::Error) -> ArchiveError {
     match e.kind() {
-        io::ErrorKind::UnexpectedEof => ArchiveError::Truncated("the encrypted stream ends early".into()),
+        io::ErrorKind::UnexpectedEof => {
+            ArchiveError::Truncated("the encrypted stream ends early".into())
+        }
         io::ErrorKind::InvalidData => ArchiveError::Corrupt(
-            "the encrypted data failed authentication (modified, or truncated mid-chunk)".into(),
+            "encrypted data failed authentication (the file was modified or cut short)".into(),
         ),
         _ => ArchiveError::Io {
             context: "reading the archive".into(),
@@ -412,12 +454,14 @@ fn map_age_open(e: age::DecryptError) -> ArchiveError {
             ArchiveError::NotAnArchive("no valid age header (is this an .rtsnap file?)".into())
         }
         D::NoMatchingKeys => ArchiveError::Decrypt(
-            "none of the given identities matches this archive's recipients (wrong key?)".into(),
+            "no given identity opens it (wrong key, or a damaged age header)".into(),
         ),
         D::DecryptionFailed | D::KeyDecryptionFailed => ArchiveError::Decrypt(
             "the passphrase or key does not open this archive (wrong passphrase?)".into(),
         ),
-        D::InvalidMac => ArchiveError::Corrupt("the age header's MAC does not match (header modified?)".into()),
+        D::InvalidMac => {
+            ArchiveError::Corrupt("the age header's MAC does not match (header modified?)".into())
+        }
         D::ExcessiveWork { required, target } => ArchiveError::Decrypt(format!(
             "the passphrase's scrypt work factor {required} exceeds the accepted maximum {target}"
         )),

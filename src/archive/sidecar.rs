@@ -45,13 +45,17 @@ pub struct SidecarCheck {
 /// a mismatch is [`ArchiveError::ChecksumMismatch`].
 pub fn check_sidecar(archive: &Path) -> Result<SidecarCheck, ArchiveError> {
     let path = sidecar_path(archive);
-    let text = std::fs::read_to_string(&path)
-        .map_err(ArchiveError::io(format!("reading the sidecar {}", path.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(ArchiveError::io(format!(
+        "reading the sidecar {}",
+        path.display()
+    )))?;
     let expected = text
         .split_whitespace()
         .next()
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| ArchiveError::Corrupt(format!("{} is not a sha256sum line", path.display())))?
+        .ok_or_else(|| {
+            ArchiveError::Corrupt(format!("{} is not a sha256sum line", path.display()))
+        })?
         .to_ascii_lowercase();
     let actual = sha256_file(archive)?;
     if actual != expected {

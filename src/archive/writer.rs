@@ -65,8 +65,8 @@ impl<W: Write> SnapshotWriter<W> {
     ) -> Result<Self, ArchiveError> {
         let header = super::reader::parse_header(header_bytes)?;
         let encrypted = key.wrap(output)?;
-        let mut zstd = zstd::Encoder::new(encrypted, ZSTD_LEVEL)
-            .map_err(ArchiveError::io("starting zstd"))?;
+        let mut zstd =
+            zstd::Encoder::new(encrypted, ZSTD_LEVEL).map_err(ArchiveError::io("starting zstd"))?;
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
         if workers > 1 {
             // Multithreaded compression only changes speed, never the format.
@@ -85,14 +85,24 @@ impl<W: Write> SnapshotWriter<W> {
             assets: None,
             open_table: None,
         };
-        writer.append(HEADER_PATH, header_bytes.len() as u64, &mut &header_bytes[..], true)?;
+        writer.append(
+            HEADER_PATH,
+            header_bytes.len() as u64,
+            &mut &header_bytes[..],
+            true,
+        )?;
         Ok(writer)
     }
 
     /// Adds one entry of `size` bytes read from `data` (a file of a snapshot directory,
     /// a schema, a JSONL document). Entries must come in layout order (header, tables
     /// model by model, users, assets); `size` must be exact.
-    pub fn add_entry(&mut self, path: &str, size: u64, data: impl Read) -> Result<(), ArchiveError> {
+    pub fn add_entry(
+        &mut self,
+        path: &str,
+        size: u64,
+        data: impl Read,
+    ) -> Result<(), ArchiveError> {
         self.close_table()?;
         if path == HEADER_PATH || path == MANIFEST_PATH {
             return Err(ArchiveError::Invalid(format!(
@@ -126,17 +136,20 @@ impl<W: Write> SnapshotWriter<W> {
         let line = item_to_json(item);
         let model = match &self.open_table {
             Some(open) => open.model.clone(),
-            None => return Err(ArchiveError::Invalid("write_item without begin_table".into())),
+            None => {
+                return Err(ArchiveError::Invalid(
+                    "write_item without begin_table".into(),
+                ))
+            }
         };
         let digest = self.table_digests.entry(model.clone()).or_default();
         digest
             .add_item(item)
             .map_err(|e| ArchiveError::Invalid(format!("{model}: {e}")))?;
         self.tables.entry(model).or_default().items += 1;
-        let full = self
-            .open_table
-            .as_ref()
-            .is_some_and(|t| !t.buffer.is_empty() && t.buffer.len() + line.len() + 1 > MAX_CHUNK_BYTES);
+        let full = self.open_table.as_ref().is_some_and(|t| {
+            !t.buffer.is_empty() && t.buffer.len() + line.len() + 1 > MAX_CHUNK_BYTES
+        });
         if full {
             self.flush_chunk()?;
         }
@@ -284,7 +297,10 @@ impl<W: Write> SnapshotWriter<W> {
                 if !pre_counted {
                     table.items += lines;
                     if let Some(o) = observer {
-                        self.table_digests.entry(model.clone()).or_default().merge(&o.digest);
+                        self.table_digests
+                            .entry(model.clone())
+                            .or_default()
+                            .merge(&o.digest);
                     }
                 }
             }
@@ -296,7 +312,9 @@ impl<W: Write> SnapshotWriter<W> {
             EntryKind::AssetManifest => {
                 self.assets.get_or_insert_with(Default::default).objects += lines
             }
-            EntryKind::AssetBlob { .. } => self.assets.get_or_insert_with(Default::default).blobs += 1,
+            EntryKind::AssetBlob { .. } => {
+                self.assets.get_or_insert_with(Default::default).blobs += 1
+            }
             EntryKind::Header | EntryKind::Manifest => {}
         }
     }
@@ -336,7 +354,10 @@ impl<W: Write> SnapshotWriter<W> {
         self.append_tar(MANIFEST_PATH, bytes.len() as u64, &bytes[..])
             .map_err(ArchiveError::io("writing MANIFEST.json"))?;
         let close = ArchiveError::io("closing the archive");
-        let zstd = self.tar.into_inner().map_err(ArchiveError::io("closing tar"))?;
+        let zstd = self
+            .tar
+            .into_inner()
+            .map_err(ArchiveError::io("closing tar"))?;
         let age = zstd.finish().map_err(ArchiveError::io("closing zstd"))?;
         let mut output = age.finish().map_err(ArchiveError::io("closing age"))?;
         output.flush().map_err(close)?;
