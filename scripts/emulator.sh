@@ -60,7 +60,7 @@ ensure_installed() {
     if moto_installed && dynalite_installed; then
         return 0
     fi
-    mkdir -p "$home"
+    mkdir -p "$home" 2>/dev/null || die "cannot create the install cache $home (RTSNAP_EMULATOR_HOME)"
     # Several clones (or CI and a developer) may share the cache: install under its own lock.
     exec 8>"$home/install.lock"
     flock -w "$LOCK_TIMEOUT" 8 || die "timed out waiting for $home/install.lock"
@@ -153,10 +153,17 @@ endpoint_of() {
     esac
 }
 
-# Exit 0 when both servers of the state dir are alive and answering.
+# What the running servers were started from: a server started from another cache or version
+# (RTSNAP_EMULATOR_HOME changed, a pin bumped, the cache deleted under it) is restarted.
+stamp() {
+    echo "home=$home moto=$MOTO_VERSION dynalite=$DYNALITE_VERSION"
+}
+
+# Exit 0 when both servers of the state dir are alive, answering, and started from this
+# install.
 running() {
     local s url
-    [[ -f "$state/env" ]] || return 1
+    [[ -f "$state/env" && "$(cat "$state/stamp" 2>/dev/null)" == "$(stamp)" ]] || return 1
     for s in "${servers[@]}"; do
         url=$(endpoint_of "$s")
         [[ -n "$url" ]] && pid_alive "$s" && answers "$url" || return 1
@@ -177,7 +184,7 @@ kill_server() {
 }
 
 remove_state() {
-    rm -f "$state/env" "$state"/*.pid "$state"/*.log
+    rm -f "$state/env" "$state/stamp" "$state"/*.pid "$state"/*.log
 }
 
 # Launch NAME on PORT in its own session, detached from our stdio and from the lock fd 9
@@ -278,6 +285,7 @@ cmd_start() {
         echo "RTSNAP_MOTO_ENDPOINT=http://127.0.0.1:${port[moto]}"
         echo "RTSNAP_DYNALITE_ENDPOINT=http://127.0.0.1:${port[dynalite]}"
     } >"$state/env.tmp"
+    stamp >"$state/stamp"
     mv "$state/env.tmp" "$state/env"
     note "started moto_server $MOTO_VERSION and dynalite $DYNALITE_VERSION in" \
         "$(python3 -c "import time; print(f'{time.time() - $started:.1f}s')")"

@@ -38,12 +38,7 @@ async fn dynamodb_roundtrip(server: Server, test_name: &str) {
         .await
         .expect("PutItem");
 
-    let scanned = client
-        .scan()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("Scan");
+    let scanned = client.scan().table_name(&table).send().await.expect("Scan");
     assert_eq!(scanned.items(), std::slice::from_ref(&item));
 }
 
@@ -121,7 +116,11 @@ async fn moto_cognito_user_and_group() {
         .send()
         .await
         .expect("ListUsersInGroup");
-    let names: Vec<_> = members.users().iter().filter_map(|u| u.username()).collect();
+    let names: Vec<_> = members
+        .users()
+        .iter()
+        .filter_map(|u| u.username())
+        .collect();
     assert_eq!(names, ["alice"]);
 }
 

@@ -82,8 +82,8 @@ pub fn emulator() -> &'static Emulator {
              ${{RTSNAP_EMULATOR_HOME:-~/.cache/rtsnap-emulator}}: needs python3 with venv/pip, \
              node >= 20 with npm, and access to PyPI/npm; see install.log there and \
              .emulator/*.log). Or point {MOTO_ENV} and {DYNALITE_ENV} at running servers.\n\
-             This is a failure, not a skip, on purpose (CI={}).",
-            std::env::var("CI").unwrap_or_default()
+             This is a failure, not a skip, on purpose (in CI and locally): a green run \
+             must mean the AWS code paths really ran."
         ),
     }
 }
@@ -127,11 +127,19 @@ fn find_or_start() -> Result<Emulator, String> {
     };
 
     let deadline = Instant::now() + READY_TIMEOUT;
-    for (name, url) in [("moto", &emulator.moto), ("dynalite", &emulator.dynalite)] {
+    for (name, url, var) in [
+        ("moto", &emulator.moto, MOTO_ENV),
+        ("dynalite", &emulator.dynalite, DYNALITE_ENV),
+    ] {
         while !answers(url) {
             if Instant::now() > deadline {
+                let source = if from_env(var).is_some() {
+                    format!("set by the env var {var}")
+                } else {
+                    "from .emulator/env".to_string()
+                };
                 return Err(format!(
-                    "{name} at {url} did not answer HTTP within {READY_TIMEOUT:?}"
+                    "{name} at {url} ({source}) did not answer HTTP within {READY_TIMEOUT:?}"
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -263,11 +271,9 @@ pub fn unique_suffix(test_name: &str) -> String {
         .unwrap_or(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     // FNV-1a: stable across runs, unlike std's RandomState.
-    let hash = test_name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = test_name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let suffix = [
         base36(nanos, 13),
         base36(u64::from(std::process::id()), 5),
@@ -417,7 +423,10 @@ pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
         ("AWS_EC2_METADATA_DISABLED", "true"),
         // Keep a developer's ~/.aws (profiles, SSO, per-service endpoints) out of the test.
         ("AWS_CONFIG_FILE", "/nonexistent/rtsnap-tests/config"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/rtsnap-tests/credentials"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/rtsnap-tests/credentials",
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -623,11 +632,9 @@ impl Drop for Cleanup {
                 return;
             };
             runtime.block_on(async {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(30),
-                    cleanup_suffix(server, &suffix),
-                )
-                .await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(30), cleanup_suffix(server, &suffix))
+                        .await;
             });
         });
         let _ = worker.join();
