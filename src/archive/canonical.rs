@@ -355,3 +355,44 @@ mod tests {
         assert_eq!(left, whole);
     }
 }
+
+/// The test vectors of `docs/format.md` §6; a second implementation checks itself
+/// against the same values.
+#[cfg(test)]
+mod format_doc_vectors {
+    use super::*;
+    use crate::archive::item::parse_item;
+
+    pub(super) const ITEM_1: &str = r#"{"price":{"N":"2.50"},"id":{"S":"c-1"}}"#;
+    pub(super) const ITEM_2: &str = r#"{"z":{"NS":["10","2.0","-0.5"]},"a":{"SS":["b","a"]},"b":{"B":"AAEC"},"bs":{"BS":["AQ==","AA=="]},"t":{"BOOL":false},"n":{"NULL":true},"l":{"L":[{"N":"100"},{"S":"é\n\"q\""}]},"m":{"M":{"y":{"N":"0.0"},"x":{"S":"1"}}}}"#;
+
+    #[test]
+    fn canonical_encodings_hashes_and_digest_match_the_format_doc() {
+        let expected = [
+            (
+                ITEM_1,
+                r#"{"id":{"S":"c-1"},"price":{"N":"25e-1"}}"#,
+                "b1720d4fab7601167cf5514b610dc2f6d53e1192aa5e8725fb688469f67a7343",
+            ),
+            (
+                ITEM_2,
+                "{\"a\":{\"SS\":[\"a\",\"b\"]},\"b\":{\"B\":\"AAEC\"},\"bs\":{\"BS\":[\"AA==\",\"AQ==\"]},\"l\":{\"L\":[{\"N\":\"1e2\"},{\"S\":\"é\\n\\\"q\\\"\"}]},\"m\":{\"M\":{\"x\":{\"S\":\"1\"},\"y\":{\"N\":\"0\"}}},\"n\":{\"NULL\":true},\"t\":{\"BOOL\":false},\"z\":{\"NS\":[\"-5e-1\",\"1e1\",\"2\"]}}",
+                "72190b457787ace4d752ea2dd15150f1fdd09b8b82dc8188ef0859a14723a480",
+            ),
+        ];
+        let mut digest = TableDigest::default();
+        for (line, canonical, hash) in expected {
+            let item = parse_item(line.as_bytes()).unwrap();
+            assert_eq!(
+                String::from_utf8(canonical_item(&item).unwrap()).unwrap(),
+                canonical
+            );
+            assert_eq!(hex::encode(item_hash(&item).unwrap()), hash);
+            digest.add_item(&item).unwrap();
+        }
+        assert_eq!(
+            digest.to_hex(),
+            "238b189522fdadfb54483b79325f13e8d30ead1e2d3b08aeea70de0b3d9e17c3"
+        );
+    }
+}

@@ -23,9 +23,11 @@ pub enum ArchiveError {
         supported: u32,
         tool: &'static str,
     },
-    #[error("checksum mismatch in {path}: MANIFEST.json says {expected}, content is {actual}")]
+    #[error("checksum mismatch in {path}: {listed_in} says {expected}, content is {actual}")]
     ChecksumMismatch {
         path: String,
+        /// Where the expected checksum comes from (MANIFEST.json or the sidecar).
+        listed_in: &'static str,
         expected: String,
         actual: String,
     },

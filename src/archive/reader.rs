@@ -310,6 +310,7 @@ impl WalkState {
             if expected.sha256 != actual.sha256 || expected.size != actual.size {
                 return Err(ArchiveError::ChecksumMismatch {
                     path: actual.path.clone(),
+                    listed_in: "MANIFEST.json",
                     expected: expected.sha256.clone(),
                     actual: actual.sha256.clone(),
                 });

@@ -61,6 +61,7 @@ pub fn check_sidecar(archive: &Path) -> Result<SidecarCheck, ArchiveError> {
     if actual != expected {
         return Err(ArchiveError::ChecksumMismatch {
             path: archive.display().to_string(),
+            listed_in: "the sidecar",
             expected,
             actual,
         });
