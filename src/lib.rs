@@ -17,3 +17,9 @@ pub mod pack;
 pub mod report;
 
 pub use error::{Error, Result};
+pub mod aws;
+pub mod export;
+pub mod import;
+pub mod mask;
+pub mod plan;
+pub mod progress;

@@ -30,6 +30,8 @@ pub struct ListedSnapshot {
 pub enum SnapshotKind {
     Export,
     PreImportBackup,
+    /// Taken by `rollback` before it restores.
+    PreRollbackBackup,
     Other,
 }
 
@@ -84,6 +86,9 @@ pub fn parse_name(name: &str) -> (Option<String>, SnapshotKind) {
     if let Some(at) = stem.find("-pre-import-") {
         return (Some(stem[..at].to_owned()), SnapshotKind::PreImportBackup);
     }
+    if let Some(at) = stem.find("-pre-rollback-") {
+        return (Some(stem[..at].to_owned()), SnapshotKind::PreRollbackBackup);
+    }
     // Find `-YYYY-MM-DD` and take what precedes it.
     let bytes = stem.as_bytes();
     for at in (0..bytes.len()).rev() {
@@ -104,9 +109,15 @@ fn is_date_suffix(s: &str) -> bool {
         })
 }
 
+/// To the second: listings line up and sort the same as text.
 fn rfc3339(time: std::time::SystemTime) -> String {
     time::OffsetDateTime::from(time)
-        .format(&time::format_description::well_known::Rfc3339)
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod terminal;
 use rtsnap::config::Config;
 use rtsnap::error::{exit, Error};
 use serde::Serialize;
@@ -42,6 +44,57 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Export an environment's tables into a new encrypted snapshot.
+    Export {
+        env: String,
+        /// Write here instead of <snapshot dir>/<env>-<date>.rtsnap.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only these models (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+        only: Option<Vec<String>>,
+        /// Allow -o to name a file inside a git work tree.
+        #[arg(long)]
+        allow_in_repo: bool,
+    },
+    /// Restore a snapshot's tables into an environment (verify, check, plan, confirm, back up, write, verify).
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "ENV")]
+        target: String,
+        /// Print the plan and stop; writes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep target items the snapshot lacks (no deletes).
+        #[arg(long)]
+        merge: bool,
+        /// Only these models (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+        only: Option<Vec<String>>,
+        /// Only the first N items of each model (no deletes): try an import on a sample.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Create target tables that do not exist, from the snapshot's schema.
+        #[arg(long)]
+        create_missing: bool,
+        /// Skip the pre-import backup (unprotected targets only).
+        #[arg(long)]
+        no_backup: bool,
+        /// Confirm a protected target by naming it.
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        /// Do not ask before writing to an unprotected target.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Restore the newest pre-import backup of an environment.
+    Rollback {
+        env: String,
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
     /// Pack a snapshot directory into an encrypted .rtsnap archive (and its .sha256 sidecar).
     Pack {
         dir: PathBuf,
@@ -85,15 +138,20 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    init_logging(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = err.exit_code();
             if json {
-                let doc = serde_json::json!({ "error": err.to_string(), "exit_code": code });
+                let message = rtsnap::mask::mask_secrets(&err.to_string());
+                let doc = serde_json::json!({ "error": message, "exit_code": code });
                 println!("{doc}");
             }
-            eprintln!("rtsnap: error: {err}");
+            eprintln!(
+                "rtsnap: error: {}",
+                rtsnap::mask::mask_secrets(&err.to_string())
+            );
             ExitCode::from(code)
         }
     }
@@ -105,6 +163,82 @@ fn run(cli: Cli) -> Result<(), Error> {
         quiet: cli.quiet,
     };
     match cli.command {
+        Command::Export {
+            env,
+            output,
+            only,
+            allow_in_repo,
+        } => {
+            let config = Config::discover(cli.config.as_deref())?;
+            let environment = config.environment(&env)?;
+            let key = rtsnap::keys::encryption_key(&config)?;
+            let options = rtsnap::export::ExportOptions {
+                only,
+                output,
+                allow_in_repo,
+            };
+            let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
+            let report = runtime()?.block_on(rtsnap::export::export(
+                &environment,
+                &config.snapshot_dir(),
+                &key,
+                &options,
+                &progress,
+            ))?;
+            out.emit(&report, || export_text(&report))
+        }
+        Command::Import {
+            file,
+            target,
+            dry_run,
+            merge,
+            only,
+            limit,
+            create_missing,
+            no_backup,
+            confirm,
+            yes,
+        } => {
+            let options = rtsnap::import::ImportOptions {
+                dry_run,
+                merge,
+                only,
+                limit,
+                create_missing,
+                no_backup,
+                confirm,
+                yes,
+                backup_label: "pre-import",
+            };
+            run_import(
+                &cli.config,
+                cli.identity.as_deref(),
+                &out,
+                cli.no_progress || cli.json,
+                cli.quiet,
+                Some(file),
+                &target,
+                options,
+            )
+        }
+        Command::Rollback { env, confirm, yes } => {
+            let options = rtsnap::import::ImportOptions {
+                confirm,
+                yes,
+                backup_label: "pre-rollback",
+                ..Default::default()
+            };
+            run_import(
+                &cli.config,
+                cli.identity.as_deref(),
+                &out,
+                cli.no_progress || cli.json,
+                cli.quiet,
+                None,
+                &env,
+                options,
+            )
+        }
         Command::Pack {
             dir,
             output,
@@ -172,6 +306,177 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// Logs go to stderr, masked. `-v` shows rtsnap's info lines; `RUST_LOG` overrides.
+fn init_logging(verbose: bool, quiet: bool) {
+    let default = if quiet {
+        "error"
+    } else if verbose {
+        "rtsnap=info,warn"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| MaskedStderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// stderr, with every line passed through the secret mask.
+struct MaskedStderr;
+
+impl Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(rtsnap::mask::mask_secrets(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("starting the async runtime"))
+}
+
+/// Import and rollback: rollback is an exact import of the newest pre-import backup.
+#[allow(clippy::too_many_arguments)]
+fn run_import(
+    config: &Option<PathBuf>,
+    identity: Option<&Path>,
+    out: &Output,
+    no_progress: bool,
+    quiet: bool,
+    file: Option<PathBuf>,
+    target: &str,
+    options: rtsnap::import::ImportOptions,
+) -> Result<(), Error> {
+    let config = Config::discover(config.as_deref())?;
+    let environment = config.environment(target)?;
+    let snapshot_dir = config.snapshot_dir();
+    let file = match file {
+        Some(file) => resolve_snapshot(&file, &snapshot_dir),
+        None => {
+            let backup = rtsnap::import::latest_backup(&snapshot_dir, target)?;
+            if !quiet {
+                eprintln!("rollback: restoring `{target}` from {}", backup.display());
+            }
+            backup
+        }
+    };
+    let decrypt = rtsnap::keys::require_decryption_key(identity)?;
+    let encrypt = rtsnap::keys::encryption_key(&config)?;
+    let progress = terminal::TerminalProgress::new(no_progress, quiet);
+    let prompt = terminal::TerminalPrompt::if_interactive();
+    let ctx = rtsnap::import::ImportContext {
+        decrypt: &decrypt,
+        encrypt: &encrypt,
+        snapshot_dir: &snapshot_dir,
+        progress: &progress,
+        prompt: prompt.as_ref().map(|p| p as &dyn rtsnap::import::Prompt),
+    };
+    let report =
+        runtime()?.block_on(rtsnap::import::import(&file, &environment, &options, &ctx))?;
+    out.emit(&report, || import_text(&report))
+}
+
+/// A bare file name that is not in the working directory is looked up in the snapshot
+/// directory, where export and backups put snapshots.
+fn resolve_snapshot(file: &Path, snapshot_dir: &Path) -> PathBuf {
+    let bare = file.components().count() == 1;
+    if bare && !file.exists() && snapshot_dir.join(file).exists() {
+        return snapshot_dir.join(file);
+    }
+    file.to_path_buf()
+}
+
+fn export_text(report: &rtsnap::export::ExportReport) -> String {
+    let mut text = format!(
+        "exported `{}`: {} items in {} tables\n{} ({})\nsha256 {}  (sidecar {})\n",
+        report.env,
+        report.total_items,
+        report.tables.len(),
+        report.file.display(),
+        rtsnap::report::human_bytes(report.size),
+        report.sha256,
+        report.sidecar.display()
+    );
+    let width = report.tables.keys().map(String::len).max().unwrap_or(0);
+    for (model, items) in &report.tables {
+        text.push_str(&format!("  {model:<width$}  {items:>9}\n"));
+    }
+    text
+}
+
+fn import_text(report: &rtsnap::import::ImportReport) -> String {
+    let verb = if report.dry_run {
+        "plan (dry run, nothing written)"
+    } else {
+        "imported"
+    };
+    let mut text = format!(
+        "{verb}: {} (from `{}`) into `{}`, mode {}\n",
+        report.snapshot.display(),
+        report.source_env,
+        report.target,
+        report.mode
+    );
+    let width = report
+        .tables
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    text.push_str(&format!(
+        "  {:<width$}  {:>8} {:>8} {:>8} {:>9}\n",
+        "model", "put", "update", "delete", "unchanged"
+    ));
+    for (model, plan) in &report.tables {
+        text.push_str(&format!(
+            "  {model:<width$}  {:>8} {:>8} {:>8} {:>9}{}\n",
+            plan.put,
+            plan.update,
+            plan.delete,
+            plan.unchanged,
+            if plan.create {
+                "  (table will be created)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !report.sections_not_restored.is_empty() {
+        text.push_str(&format!(
+            "not restored by this version: {} (only tables are restored)\n",
+            report.sections_not_restored.join(", ")
+        ));
+    }
+    if !report.dry_run {
+        text.push_str(&format!(
+            "written {} items, deleted {}\n",
+            report.written, report.deleted
+        ));
+        if let Some(backup) = &report.backup {
+            text.push_str(&format!("backup: {}\n", backup.display()));
+        }
+        if let Some(command) = &report.rollback_command {
+            text.push_str(&format!("to undo: {command}\n"));
+        }
+        for (model, verdict) in &report.verification {
+            text.push_str(&format!("  verify {model}: {verdict}\n"));
+        }
+    }
+    text
+}
+
 fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
     if output.is_none() && out.json {
         return Err(Error::Usage(
@@ -229,6 +534,7 @@ fn list_text(report: &rtsnap::list::ListReport) -> String {
         let kind = match s.kind {
             rtsnap::list::SnapshotKind::Export => "export",
             rtsnap::list::SnapshotKind::PreImportBackup => "pre-import backup",
+            rtsnap::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
             rtsnap::list::SnapshotKind::Other => "other",
         };
         text.push_str(&format!(

@@ -31,10 +31,11 @@ pub enum EncryptionKey {
     },
 }
 
-/// How an existing snapshot is decrypted.
+/// How an existing snapshot is decrypted. Cheap to clone (identities are shared).
+#[derive(Clone)]
 pub enum DecryptionKey {
     /// Identities from an age identity file.
-    Identities(Vec<Box<dyn age::Identity + Send + Sync>>),
+    Identities(std::sync::Arc<Vec<Box<dyn age::Identity + Send + Sync>>>),
     /// One passphrase.
     Passphrase(SecretString),
 }
@@ -117,7 +118,7 @@ impl DecryptionKey {
         if identities.is_empty() {
             return Err(bad(String::new()));
         }
-        Ok(DecryptionKey::Identities(identities))
+        Ok(DecryptionKey::Identities(std::sync::Arc::new(identities)))
     }
 
     /// Opens an age file with these keys. A passphrase is accepted up to

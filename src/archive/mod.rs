@@ -14,6 +14,7 @@ pub mod item;
 pub mod layout;
 mod lines;
 mod reader;
+pub mod schema;
 pub mod sidecar;
 mod writer;
 

@@ -1,0 +1,606 @@
+//! DynamoDB: table discovery, schema capture and creation, parallel scans, and batch
+//! writes that never drop an item.
+//!
+//! Retries follow one rule: back off (capped exponential, full jitter) only on
+//! throttling and on `UnprocessedItems`; every other error fails at once with the
+//! service's own message.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    self as ddb, AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
+    StreamViewType, TableStatus,
+};
+use aws_sdk_dynamodb::Client;
+use tokio::sync::mpsc;
+
+use super::{service_error, AwsError};
+use crate::archive::item::{AttrValue, Item};
+use crate::archive::schema::{
+    AttributeDefinition, KeyElement, Projection, SecondaryIndex, StreamSpecification, TableSchema,
+    Throughput,
+};
+
+/// BatchWriteItem's limit.
+pub const BATCH_SIZE: usize = 25;
+/// Attempts per batch before the import gives up on the items still unwritten.
+const WRITE_ATTEMPTS: u32 = 12;
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+/// A DynamoDB client for one environment.
+#[derive(Clone)]
+pub struct Dynamo {
+    client: Client,
+}
+
+/// A described table: its schema and DynamoDB's (approximate) size figures.
+#[derive(Debug, Clone)]
+pub struct DescribedTable {
+    pub schema: TableSchema,
+    pub item_count: u64,
+    pub size_bytes: u64,
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Put(Item),
+    /// The key attributes of the item to delete.
+    Delete(Item),
+}
+
+/// A batch write that ran out of retries: how many of its items are unwritten.
+#[derive(Debug, thiserror::Error)]
+#[error("{unwritten} items unwritten after {WRITE_ATTEMPTS} attempts: {last_error}")]
+pub struct BatchWriteError {
+    pub unwritten: usize,
+    pub last_error: String,
+}
+
+impl Dynamo {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Dynamo {
+            client: Client::new(config),
+        }
+    }
+
+    /// Every table name in the account and region (all pages).
+    pub async fn list_tables(&self) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut start: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tables()
+                .set_exclusive_start_table_name(start.take())
+                .send()
+                .await
+                .map_err(|e| service_error("ListTables", "", e))?;
+            names.extend(page.table_names().iter().cloned());
+            match page.last_evaluated_table_name() {
+                Some(last) => start = Some(last.to_owned()),
+                None => return Ok(names),
+            }
+        }
+    }
+
+    /// Describes a table (and its TTL); `None` when it does not exist.
+    pub async fn describe(
+        &self,
+        table: &str,
+        model: &str,
+    ) -> Result<Option<DescribedTable>, AwsError> {
+        let out = match self.client.describe_table().table_name(table).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                let err = service_error("DescribeTable", table, e);
+                if err.code() == Some("ResourceNotFoundException") {
+                    return Ok(None);
+                }
+                return Err(err);
+            }
+        };
+        let Some(desc) = out.table() else {
+            return Err(AwsError::Invalid(format!(
+                "DescribeTable {table}: no table in the answer"
+            )));
+        };
+        let mut schema = schema_from_description(desc, model)?;
+        schema.time_to_live_attribute = self.ttl_attribute(table).await?;
+        Ok(Some(DescribedTable {
+            schema,
+            item_count: desc.item_count().unwrap_or(0).max(0) as u64,
+            size_bytes: desc.table_size_bytes().unwrap_or(0).max(0) as u64,
+        }))
+    }
+
+    /// The enabled TTL attribute, if any. Servers without the TTL API (dynalite)
+    /// answer `UnknownOperationException`, which means "no TTL".
+    async fn ttl_attribute(&self, table: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out
+                .time_to_live_description()
+                .filter(|d| {
+                    matches!(
+                        d.time_to_live_status(),
+                        Some(ddb::TimeToLiveStatus::Enabled | ddb::TimeToLiveStatus::Enabling)
+                    )
+                })
+                .and_then(|d| d.attribute_name().map(str::to_owned))),
+            Err(e) => {
+                let err = service_error("DescribeTimeToLive", table, e);
+                if err.code() == Some("UnknownOperationException") {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Scans one segment of a table with consistent reads, sending each page's items
+    /// to `pages`. Returns the number of items sent. Stops early (without error) if the
+    /// receiver is gone.
+    pub async fn scan_segment(
+        &self,
+        table: &str,
+        segment: i32,
+        total_segments: i32,
+        pages: mpsc::Sender<Vec<Item>>,
+    ) -> Result<u64, AwsError> {
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut sent = 0u64;
+        loop {
+            let mut request = self
+                .client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take());
+            if total_segments > 1 {
+                request = request.segment(segment).total_segments(total_segments);
+            }
+            let page = request
+                .send()
+                .await
+                .map_err(|e| service_error("Scan", table, e))?;
+            let items = page
+                .items()
+                .iter()
+                .map(|raw| item_from_sdk(raw.clone()))
+                .collect::<Result<Vec<Item>, AwsError>>()?;
+            sent += items.len() as u64;
+            if !items.is_empty() && pages.send(items).await.is_err() {
+                return Ok(sent);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(sent),
+            }
+        }
+    }
+
+    /// Creates `table` from a snapshot schema and waits until it is ACTIVE; enables TTL
+    /// where the schema has it and the server supports it.
+    pub async fn create_table(&self, table: &str, schema: &TableSchema) -> Result<(), AwsError> {
+        let invalid = |e: aws_sdk_dynamodb::error::BuildError| {
+            AwsError::Invalid(format!("schema of {}: {e}", schema.model))
+        };
+        let mut request = self
+            .client
+            .create_table()
+            .table_name(table)
+            .set_key_schema(Some(
+                key_schema_to_sdk(&schema.key_schema).map_err(invalid)?,
+            ))
+            .set_attribute_definitions(Some(
+                schema
+                    .attribute_definitions
+                    .iter()
+                    .map(|d| {
+                        ddb::AttributeDefinition::builder()
+                            .attribute_name(&d.attribute_name)
+                            .attribute_type(ScalarAttributeType::from(d.attribute_type.as_str()))
+                            .build()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(invalid)?,
+            ));
+        let provisioned = schema.billing_mode == "PROVISIONED";
+        request = request.billing_mode(if provisioned {
+            BillingMode::Provisioned
+        } else {
+            BillingMode::PayPerRequest
+        });
+        if provisioned {
+            if let Some(t) = &schema.provisioned_throughput {
+                request = request.provisioned_throughput(throughput_to_sdk(t).map_err(invalid)?);
+            }
+        }
+        if !schema.global_secondary_indexes.is_empty() {
+            let gsis = schema
+                .global_secondary_indexes
+                .iter()
+                .map(|i| gsi_to_sdk(i, provisioned))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+            request = request.set_global_secondary_indexes(Some(gsis));
+        }
+        if !schema.local_secondary_indexes.is_empty() {
+            let lsis = schema
+                .local_secondary_indexes
+                .iter()
+                .map(|i| {
+                    ddb::LocalSecondaryIndex::builder()
+                        .index_name(&i.index_name)
+                        .set_key_schema(Some(key_schema_to_sdk(&i.key_schema)?))
+                        .projection(projection_to_sdk(&i.projection))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+            request = request.set_local_secondary_indexes(Some(lsis));
+        }
+        if let Some(stream) = schema
+            .stream_specification
+            .as_ref()
+            .filter(|s| s.stream_enabled)
+        {
+            let mut spec = ddb::StreamSpecification::builder().stream_enabled(true);
+            if let Some(view) = &stream.stream_view_type {
+                spec = spec.stream_view_type(StreamViewType::from(view.as_str()));
+            }
+            request = request.stream_specification(spec.build().map_err(invalid)?);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| service_error("CreateTable", table, e))?;
+        self.wait_active(table).await?;
+        if let Some(attribute) = &schema.time_to_live_attribute {
+            self.enable_ttl(table, attribute).await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_active(&self, table: &str) -> Result<(), AwsError> {
+        for _ in 0..600 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await
+                .map_err(|e| service_error("DescribeTable", table, e))?;
+            if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(AwsError::Invalid(format!(
+            "{table} did not become ACTIVE within 2 minutes"
+        )))
+    }
+
+    async fn enable_ttl(&self, table: &str, attribute: &str) -> Result<(), AwsError> {
+        let spec = ddb::TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .map_err(|e| AwsError::Invalid(e.to_string()))?;
+        match self
+            .client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = service_error("UpdateTimeToLive", table, e);
+                // Local servers without the TTL API: the table is still usable.
+                if err.code() == Some("UnknownOperationException") {
+                    tracing::warn!(
+                        "{table}: this endpoint has no TTL API; TTL on {attribute} not enabled"
+                    );
+                    Ok(())
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Writes at most 25 operations (no two on the same key), retrying throttling and
+    /// `UnprocessedItems` with capped exponential backoff and jitter until every one is
+    /// written or the attempts run out.
+    pub async fn batch_write(&self, table: &str, ops: Vec<WriteOp>) -> Result<(), BatchWriteError> {
+        let mut pending: Vec<ddb::WriteRequest> = ops
+            .into_iter()
+            .map(write_request)
+            .collect::<Result<_, _>>()
+            .map_err(|e| BatchWriteError {
+                unwritten: BATCH_SIZE,
+                last_error: e.to_string(),
+            })?;
+        let mut last_error = String::new();
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let result = self
+                .client
+                .batch_write_item()
+                .request_items(table, pending.clone())
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    pending = out
+                        .unprocessed_items()
+                        .and_then(|u| u.get(table))
+                        .cloned()
+                        .unwrap_or_default();
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                    last_error = format!("{} items left unprocessed", pending.len());
+                }
+                Err(e) => {
+                    let err = service_error("BatchWriteItem", table, e);
+                    if !err.is_throttling() {
+                        return Err(BatchWriteError {
+                            unwritten: pending.len(),
+                            last_error: err.to_string(),
+                        });
+                    }
+                    last_error = err.to_string();
+                }
+            }
+        }
+        Err(BatchWriteError {
+            unwritten: pending.len(),
+            last_error,
+        })
+    }
+}
+
+/// Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
+fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let fraction = (hasher.finish() % 10_000) as f64 / 10_000.0;
+    ceiling.mul_f64(fraction)
+}
+
+fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::error::BuildError> {
+    Ok(match op {
+        WriteOp::Put(item) => ddb::WriteRequest::builder()
+            .put_request(
+                ddb::PutRequest::builder()
+                    .set_item(Some(item_to_sdk(&item)))
+                    .build()?,
+            )
+            .build(),
+        WriteOp::Delete(key) => ddb::WriteRequest::builder()
+            .delete_request(
+                ddb::DeleteRequest::builder()
+                    .set_key(Some(item_to_sdk(&key)))
+                    .build()?,
+            )
+            .build(),
+    })
+}
+
+/// rtsnap item → SDK item.
+pub fn item_to_sdk(item: &Item) -> HashMap<String, AttributeValue> {
+    item.iter()
+        .map(|(k, v)| (k.clone(), value_to_sdk(v)))
+        .collect()
+}
+
+fn value_to_sdk(value: &AttrValue) -> AttributeValue {
+    match value {
+        AttrValue::S(s) => AttributeValue::S(s.clone()),
+        AttrValue::N(n) => AttributeValue::N(n.clone()),
+        AttrValue::B(b) => AttributeValue::B(Blob::new(b.clone())),
+        AttrValue::Bool(b) => AttributeValue::Bool(*b),
+        AttrValue::Null => AttributeValue::Null(true),
+        AttrValue::M(m) => AttributeValue::M(
+            m.iter()
+                .map(|(k, v)| (k.clone(), value_to_sdk(v)))
+                .collect(),
+        ),
+        AttrValue::L(l) => AttributeValue::L(l.iter().map(value_to_sdk).collect()),
+        AttrValue::Ss(s) => AttributeValue::Ss(s.clone()),
+        AttrValue::Ns(n) => AttributeValue::Ns(n.clone()),
+        AttrValue::Bs(b) => AttributeValue::Bs(b.iter().map(|x| Blob::new(x.clone())).collect()),
+    }
+}
+
+/// SDK item → rtsnap item.
+pub fn item_from_sdk(item: HashMap<String, AttributeValue>) -> Result<Item, AwsError> {
+    item.into_iter()
+        .map(|(k, v)| value_from_sdk(v).map(|v| (k, v)))
+        .collect()
+}
+
+fn value_from_sdk(value: AttributeValue) -> Result<AttrValue, AwsError> {
+    Ok(match value {
+        AttributeValue::S(s) => AttrValue::S(s),
+        AttributeValue::N(n) => AttrValue::N(n),
+        AttributeValue::B(b) => AttrValue::B(b.into_inner()),
+        AttributeValue::Bool(b) => AttrValue::Bool(b),
+        AttributeValue::Null(_) => AttrValue::Null,
+        AttributeValue::M(m) => AttrValue::M(
+            m.into_iter()
+                .map(|(k, v)| value_from_sdk(v).map(|v| (k, v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        AttributeValue::L(l) => AttrValue::L(
+            l.into_iter()
+                .map(value_from_sdk)
+                .collect::<Result<_, _>>()?,
+        ),
+        AttributeValue::Ss(s) => AttrValue::Ss(s),
+        AttributeValue::Ns(n) => AttrValue::Ns(n),
+        AttributeValue::Bs(b) => AttrValue::Bs(b.into_iter().map(Blob::into_inner).collect()),
+        other => {
+            return Err(AwsError::Invalid(format!(
+                "an attribute of an unknown DynamoDB type: {other:?}"
+            )))
+        }
+    })
+}
+
+/// DescribeTable → snapshot schema. Drops what CreateTable would reject: empty index
+/// lists, read-only fields, zero throughput of on-demand tables.
+fn schema_from_description(
+    desc: &ddb::TableDescription,
+    model: &str,
+) -> Result<TableSchema, AwsError> {
+    let on_demand = desc
+        .billing_mode_summary()
+        .and_then(|b| b.billing_mode())
+        .is_some_and(|m| *m == BillingMode::PayPerRequest)
+        || desc
+            .provisioned_throughput()
+            .is_some_and(|t| t.read_capacity_units().unwrap_or(0) == 0);
+    let throughput = |t: Option<&ddb::ProvisionedThroughputDescription>| {
+        t.filter(|_| !on_demand).map(|t| Throughput {
+            read_capacity_units: t.read_capacity_units().unwrap_or(1),
+            write_capacity_units: t.write_capacity_units().unwrap_or(1),
+        })
+    };
+    let gsis = desc
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| SecondaryIndex {
+            index_name: i.index_name().unwrap_or_default().to_owned(),
+            key_schema: key_schema_from_sdk(i.key_schema()),
+            projection: projection_from_sdk(i.projection()),
+            provisioned_throughput: throughput(i.provisioned_throughput()),
+        })
+        .collect();
+    let lsis = desc
+        .local_secondary_indexes()
+        .iter()
+        .map(|i| SecondaryIndex {
+            index_name: i.index_name().unwrap_or_default().to_owned(),
+            key_schema: key_schema_from_sdk(i.key_schema()),
+            projection: projection_from_sdk(i.projection()),
+            provisioned_throughput: None,
+        })
+        .collect();
+    Ok(TableSchema {
+        model: model.to_owned(),
+        table_name: desc.table_name().unwrap_or_default().to_owned(),
+        key_schema: key_schema_from_sdk(desc.key_schema()),
+        attribute_definitions: desc
+            .attribute_definitions()
+            .iter()
+            .map(|d| AttributeDefinition {
+                attribute_name: d.attribute_name().to_owned(),
+                attribute_type: d.attribute_type().as_str().to_owned(),
+            })
+            .collect(),
+        global_secondary_indexes: gsis,
+        local_secondary_indexes: lsis,
+        billing_mode: if on_demand {
+            "PAY_PER_REQUEST"
+        } else {
+            "PROVISIONED"
+        }
+        .to_owned(),
+        provisioned_throughput: throughput(desc.provisioned_throughput()),
+        time_to_live_attribute: None,
+        stream_specification: desc.stream_specification().map(|s| StreamSpecification {
+            stream_enabled: s.stream_enabled(),
+            stream_view_type: s.stream_view_type().map(|v| v.as_str().to_owned()),
+        }),
+    })
+}
+
+fn key_schema_from_sdk(keys: &[ddb::KeySchemaElement]) -> Vec<KeyElement> {
+    keys.iter()
+        .map(|k| KeyElement {
+            attribute_name: k.attribute_name().to_owned(),
+            key_type: k.key_type().as_str().to_owned(),
+        })
+        .collect()
+}
+
+fn projection_from_sdk(p: Option<&ddb::Projection>) -> Projection {
+    Projection {
+        projection_type: p
+            .and_then(|p| p.projection_type())
+            .map_or("ALL", |t| t.as_str())
+            .to_owned(),
+        non_key_attributes: p
+            .map(|p| p.non_key_attributes().to_vec())
+            .unwrap_or_default(),
+    }
+}
+
+fn key_schema_to_sdk(
+    keys: &[KeyElement],
+) -> Result<Vec<ddb::KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
+    keys.iter()
+        .map(|k| {
+            ddb::KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+        })
+        .collect()
+}
+
+fn projection_to_sdk(p: &Projection) -> ddb::Projection {
+    let mut builder = ddb::Projection::builder()
+        .projection_type(ProjectionType::from(p.projection_type.as_str()));
+    if !p.non_key_attributes.is_empty() {
+        builder = builder.set_non_key_attributes(Some(p.non_key_attributes.clone()));
+    }
+    builder.build()
+}
+
+fn throughput_to_sdk(
+    t: &Throughput,
+) -> Result<ddb::ProvisionedThroughput, aws_sdk_dynamodb::error::BuildError> {
+    ddb::ProvisionedThroughput::builder()
+        .read_capacity_units(t.read_capacity_units)
+        .write_capacity_units(t.write_capacity_units)
+        .build()
+}
+
+fn gsi_to_sdk(
+    index: &SecondaryIndex,
+    provisioned: bool,
+) -> Result<ddb::GlobalSecondaryIndex, aws_sdk_dynamodb::error::BuildError> {
+    let mut builder = ddb::GlobalSecondaryIndex::builder()
+        .index_name(&index.index_name)
+        .set_key_schema(Some(key_schema_to_sdk(&index.key_schema)?))
+        .projection(projection_to_sdk(&index.projection));
+    if provisioned {
+        let t = index.provisioned_throughput.clone().unwrap_or(Throughput {
+            read_capacity_units: 1,
+            write_capacity_units: 1,
+        });
+        builder = builder.provisioned_throughput(throughput_to_sdk(&t)?);
+    }
+    builder.build()
+}

@@ -1,0 +1,91 @@
+//! The only place that knows the AWS SDK. Each service has its own file; everything
+//! else in rtsnap sees domain types (`TableSchema`, `Item`) and [`AwsError`].
+
+pub mod dynamodb;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::config::Environment;
+
+/// An AWS call failed. The message names the operation and the resource, and carries
+/// the service's error code and message (which never contain credentials).
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation} {resource}: {message}")]
+    Service {
+        operation: &'static str,
+        resource: String,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl AwsError {
+    /// The service error code (`ResourceNotFoundException`, …), if the service sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Service { code, .. } => code.as_deref(),
+            AwsError::Invalid(_) => None,
+        }
+    }
+
+    /// Throttling and capacity errors: the only ones worth backing off and retrying.
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "Throttling"
+                    | "TooManyRequestsException"
+            )
+        )
+    }
+}
+
+/// Builds an `AwsError` from any SDK error, keeping its code and message.
+pub(crate) fn service_error<E>(
+    operation: &'static str,
+    resource: impl Into<String>,
+    err: aws_sdk_dynamodb::error::SdkError<E>,
+) -> AwsError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_dynamodb::error::DisplayErrorContext;
+    let (code, message) = match err.as_service_error() {
+        Some(service) => (
+            service.code().map(str::to_owned),
+            service
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| service.code().unwrap_or("service error").to_owned()),
+        ),
+        None => (None, DisplayErrorContext(&err).to_string()),
+    };
+    AwsError::Service {
+        operation,
+        resource: resource.into(),
+        code,
+        message: crate::mask::mask_secrets(&message),
+    }
+}
+
+/// The SDK configuration for one environment: its region, profile and endpoint
+/// override (`endpoint_url` in rtsnap.toml, or `AWS_ENDPOINT_URL` through the SDK).
+pub async fn sdk_config(env: &Environment) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &env.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &env.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &env.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}

@@ -1,0 +1,291 @@
+//! Phase 6 of an import: create the missing tables, then stream the snapshot once more
+//! and write every item the plan says differs, then delete what the snapshot lacks.
+//!
+//! The archive is read on a blocking thread that cuts batches (at most 25 requests, no
+//! two on one key) into a bounded channel; a fixed number of async writers send them,
+//! each retrying throttling and `UnprocessedItems`. Nothing is ever dropped: if a batch
+//! runs out of retries, the import stops sending new batches, lets the ones in flight
+//! finish, and fails saying how many planned items are unwritten.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::archive::schema::TableSchema;
+use crate::archive::{item_hash, DecryptionKey, Item};
+use crate::aws::dynamodb::{Dynamo, WriteOp, BATCH_SIZE};
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::export::aws_failed;
+use crate::plan::{for_each_item, key_bytes, key_item, Selection, TablePlan, TargetIndex};
+use crate::progress::Progress;
+
+/// Batches in flight at once.
+const WRITERS: usize = 8;
+
+/// What phase 6 did.
+pub struct WriteOutcome {
+    pub written: u64,
+    pub deleted: u64,
+    pub created: Vec<String>,
+}
+
+struct Batch {
+    table: String,
+    model: String,
+    ops: Vec<WriteOp>,
+    deletes: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn apply(
+    dynamo: &Dynamo,
+    snapshot: &Path,
+    key: &DecryptionKey,
+    selection: Selection<'_>,
+    indexes: &mut BTreeMap<String, TargetIndex>,
+    schemas: &BTreeMap<String, TableSchema>,
+    target: &Environment,
+    plans: &BTreeMap<String, TablePlan>,
+    deletes_allowed: bool,
+    progress: &dyn Progress,
+) -> Result<WriteOutcome> {
+    let mut created = Vec::new();
+    for (model, plan) in plans.iter().filter(|(_, p)| p.create) {
+        progress.note(&format!("creating table {}", plan.table));
+        dynamo
+            .create_table(&plan.table, &schemas[model])
+            .await
+            .map_err(aws_failed)?;
+        created.push(plan.table.clone());
+    }
+    let planned: u64 = plans.values().map(TablePlan::changes).sum();
+    let tasks: BTreeMap<String, Box<dyn crate::progress::ProgressTask>> = plans
+        .iter()
+        .filter(|(_, p)| p.changes() > 0)
+        .map(|(m, p)| {
+            (
+                m.clone(),
+                progress.start(&format!("write {m}"), Some(p.changes())),
+            )
+        })
+        .collect();
+    let tasks = Arc::new(tasks);
+    let written = Arc::new(AtomicU64::new(0));
+    let deleted = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel::<Batch>(WRITERS * 2);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..WRITERS {
+        let (dynamo, rx, written, deleted, tasks) = (
+            dynamo.clone(),
+            Arc::clone(&rx),
+            Arc::clone(&written),
+            Arc::clone(&deleted),
+            Arc::clone(&tasks),
+        );
+        workers.spawn(async move {
+            loop {
+                let Some(batch) = rx.lock().await.recv().await else {
+                    return Ok(());
+                };
+                let n = batch.ops.len() as u64;
+                if let Err(e) = dynamo.batch_write(&batch.table, batch.ops).await {
+                    // Closing the channel makes the producer stop cutting batches.
+                    rx.lock().await.close();
+                    return Err(e);
+                }
+                let counter = if batch.deletes { &deleted } else { &written };
+                counter.fetch_add(n, Ordering::Relaxed);
+                if let Some(task) = tasks.get(&batch.model) {
+                    task.advance(n);
+                }
+            }
+        });
+    }
+    let produced = produce_batches(
+        snapshot,
+        key,
+        selection,
+        indexes,
+        target,
+        deletes_allowed,
+        tx,
+    )
+    .await;
+    let mut failure: Option<String> = None;
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e.last_error)),
+            Err(e) => failure = failure.or(Some(format!("writer task: {e}"))),
+        }
+    }
+    let done = written.load(Ordering::Relaxed) + deleted.load(Ordering::Relaxed);
+    if let Some(reason) = failure {
+        return Err(Error::Failed(format!(
+            "writing stopped: {reason}; {} of {planned} planned items are unwritten. Re-run the same import to finish (it writes only what still differs)",
+            planned.saturating_sub(done)
+        )));
+    }
+    produced?;
+    for (model, task) in tasks.iter() {
+        task.finish(&format!("{} written", plans[model].changes()));
+    }
+    Ok(WriteOutcome {
+        written: written.load(Ordering::Relaxed),
+        deleted: deleted.load(Ordering::Relaxed),
+        created,
+    })
+}
+
+/// Reads the snapshot on a blocking thread and cuts batches of what differs, then
+/// batches of deletes. Returns when every batch is handed over (or the writers quit).
+async fn produce_batches(
+    snapshot: &Path,
+    key: &DecryptionKey,
+    selection: Selection<'_>,
+    indexes: &mut BTreeMap<String, TargetIndex>,
+    target: &Environment,
+    deletes_allowed: bool,
+    tx: mpsc::Sender<Batch>,
+) -> Result<()> {
+    let models = selection.models.to_vec();
+    let limit = selection.limit;
+    let snapshot = snapshot.to_path_buf();
+    let key = key.clone();
+    let owned = std::mem::take(indexes);
+    let target = target.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let selection = Selection {
+            models: &models,
+            limit,
+        };
+        let mut batcher = Batcher::new(&tx, &target);
+        let streamed = for_each_item(&snapshot, &key, selection, |model, item| {
+            let write = match owned.get(model) {
+                None => true,
+                Some(index) => {
+                    let k = key_bytes(&item, &index.key).map_err(Error::Failed)?;
+                    let hash = item_hash(&item).map_err(|e| Error::Failed(e.to_string()))?;
+                    index.items.get(&k).is_none_or(|(h, _)| *h != hash)
+                }
+            };
+            if write {
+                let primary = owned.get(model).map(|i| i.key.clone());
+                batcher.put(model, item, primary)?;
+            }
+            Ok(())
+        });
+        streamed?;
+        batcher.flush_all()?;
+        if deletes_allowed {
+            for (model, index) in &owned {
+                for (k, (_, seen)) in &index.items {
+                    if !seen {
+                        let item = decode_key(k)?;
+                        batcher.delete(model, key_item(&item, &index.key))?;
+                    }
+                }
+            }
+            batcher.flush_all()?;
+        }
+        Ok::<_, Error>(owned)
+    })
+    .await
+    .map_err(|e| Error::Failed(format!("reader task: {e}")))?;
+    *indexes = result?;
+    Ok(())
+}
+
+/// Canonical key bytes back to an item: they are canonical DynamoDB JSON.
+fn decode_key(bytes: &[u8]) -> Result<Item> {
+    crate::archive::parse_item(bytes)
+        .map_err(|e| Error::Failed(format!("internal key encoding: {e}")))
+}
+
+/// Cuts per-table batches of at most 25 with no repeated key.
+struct Batcher<'a> {
+    tx: &'a mpsc::Sender<Batch>,
+    target: &'a Environment,
+    open: BTreeMap<String, OpenBatch>,
+}
+
+/// A batch being filled: its operations, their keys, and whether they are deletes.
+type OpenBatch = (Vec<WriteOp>, HashSet<Vec<u8>>, bool);
+
+impl<'a> Batcher<'a> {
+    fn new(tx: &'a mpsc::Sender<Batch>, target: &'a Environment) -> Self {
+        Batcher {
+            tx,
+            target,
+            open: BTreeMap::new(),
+        }
+    }
+
+    fn put(
+        &mut self,
+        model: &str,
+        item: Item,
+        key: Option<crate::archive::schema::PrimaryKey>,
+    ) -> Result<()> {
+        let k = match &key {
+            Some(primary) => key_bytes(&item, primary).map_err(Error::Failed)?,
+            None => {
+                crate::archive::canonical_item(&item).map_err(|e| Error::Failed(e.to_string()))?
+            }
+        };
+        self.push(model, WriteOp::Put(item), k, false)
+    }
+
+    fn delete(&mut self, model: &str, key: Item) -> Result<()> {
+        let k = crate::archive::canonical_item(&key).map_err(|e| Error::Failed(e.to_string()))?;
+        self.push(model, WriteOp::Delete(key), k, true)
+    }
+
+    fn push(&mut self, model: &str, op: WriteOp, key: Vec<u8>, deletes: bool) -> Result<()> {
+        let entry = self
+            .open
+            .entry(model.to_owned())
+            .or_insert_with(|| (Vec::new(), HashSet::new(), deletes));
+        if entry.1.contains(&key) || entry.0.len() == BATCH_SIZE {
+            self.flush(model)?;
+        }
+        let entry = self
+            .open
+            .entry(model.to_owned())
+            .or_insert_with(|| (Vec::new(), HashSet::new(), deletes));
+        entry.0.push(op);
+        entry.1.insert(key);
+        Ok(())
+    }
+
+    fn flush(&mut self, model: &str) -> Result<()> {
+        let Some((ops, _, deletes)) = self.open.remove(model) else {
+            return Ok(());
+        };
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let batch = Batch {
+            table: self.target.table_name(model),
+            model: model.to_owned(),
+            ops,
+            deletes,
+        };
+        self.tx
+            .blocking_send(batch)
+            .map_err(|_| Error::Failed("the writers stopped".into()))
+    }
+
+    fn flush_all(&mut self) -> Result<()> {
+        let models: Vec<String> = self.open.keys().cloned().collect();
+        for model in models {
+            self.flush(&model)?;
+        }
+        Ok(())
+    }
+}
