@@ -27,7 +27,7 @@ pub enum AttrValue {
     Bool(bool),
     #[serde(rename = "NULL", with = "null_marker")]
     Null,
-    M(BTreeMap<String, AttrValue>),
+    M(#[serde(deserialize_with = "strict_map")] BTreeMap<String, AttrValue>),
     L(Vec<AttrValue>),
     #[serde(rename = "SS")]
     Ss(Vec<String>),
@@ -44,11 +44,44 @@ pub struct ItemParseError(String);
 
 /// Parses one JSONL line (DynamoDB JSON) into an item.
 pub fn parse_item(line: &[u8]) -> Result<Item, ItemParseError> {
-    let item: Item = serde_json::from_slice(line).map_err(|e| ItemParseError(e.to_string()))?;
+    let bad = |e: serde_json::Error| ItemParseError(e.to_string());
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let item = strict_map(&mut de).map_err(bad)?;
+    de.end().map_err(bad)?;
     for value in item.values() {
         validate(value)?;
     }
     Ok(item)
+}
+
+/// Deserialises a JSON object into a map, refusing a name that appears twice (plain
+/// serde would silently keep the last value, dropping data).
+fn strict_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, AttrValue>, D::Error> {
+    struct StrictMap;
+    impl<'de> serde::de::Visitor<'de> for StrictMap {
+        type Value = BTreeMap<String, AttrValue>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of DynamoDB attribute values")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, AttrValue>()? {
+                if out.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "attribute `{name}` appears twice"
+                    )));
+                }
+                out.insert(name, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(StrictMap)
 }
 
 /// Serialises an item as one compact DynamoDB-JSON line (without the newline).
@@ -150,5 +183,8 @@ mod tests {
         assert!(parse_item(br#"{"a":{"B":"!!"}}"#).is_err());
         assert!(parse_item(br#"{"a":{"NULL":false}}"#).is_err());
         assert!(parse_item(br#"{"a":{"X":"1"}}"#).is_err());
+        assert!(parse_item(br#"{"id":{"S":"a"},"id":{"S":"b"}}"#).is_err());
+        assert!(parse_item(br#"{"m":{"M":{"k":{"S":"a"},"k":{"S":"b"}}}}"#).is_err());
+        assert!(parse_item(br#"{"a":{"S":"x"}} trailing"#).is_err());
     }
 }

@@ -90,14 +90,17 @@ impl LineObserver {
         }
     }
 
-    /// Ends the entry: a last line without a newline still counts.
+    /// Ends the entry. Every line ends in `\n` (docs/format.md §4.2): a last line
+    /// without one is what a truncated file looks like, so it is refused.
     pub(crate) fn finish(&mut self) -> Result<(), ArchiveError> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            self.line(&line)?;
+            return Err(self.bad(
+                self.lines + 1,
+                "the last line has no newline (truncated?)".into(),
+            ));
         }
         Ok(())
     }
