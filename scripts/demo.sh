@@ -1,59 +1,125 @@
 #!/usr/bin/env bash
-# The rtsnap demo, from a fresh machine: builds rtsnap, makes a throw-away identity and
-# config in a temporary folder (outside the repository: snapshots hold personal data),
-# packs the demo environment in fixtures/demo into an encrypted .rtsnap archive,
-# inspects and verifies it, and opens it again with the stock tools (age | zstd | tar).
+# The rtsnap demo, from a fresh machine. It installs what it needs (age, zstd, and the
+# local AWS-API emulator through scripts/emulator.sh), builds rtsnap, and runs the whole
+# story in a temporary folder outside the repository (snapshots hold personal data):
+#
+#   1. pack the demo environment (fixtures/demo) and open it with age | zstd | tar
+#   2. load it into `staging` (tables created), then `rtsnap export staging`
+#   3. import that export into the protected `production` (tables created), verify
+#   4. a bad migration changes production; `rtsnap rollback production` undoes it
+#   5. a sample import (--only Contact --limit 3) into `sandbox`, and a tampered archive (refused)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rtsnap-target}"
+started=$(date +%s)
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*" >&2; }
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*" >&2; }
 
-command -v age >/dev/null && command -v zstd >/dev/null || {
+if ! command -v age >/dev/null || ! command -v zstd >/dev/null; then
     echo "demo: installing age and zstd (apt)" >&2
     sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq age zstd >/dev/null
-}
+fi
 
 echo "demo: building rtsnap" >&2
 cargo build --quiet
 rtsnap="$CARGO_TARGET_DIR/debug/rtsnap"
 
+# The local AWS-API server: dynalite (strict DynamoDB). Stopped again if started here.
+if scripts/emulator.sh status >/dev/null 2>&1; then emulator_started=false; else
+    scripts/emulator.sh start >/dev/null; emulator_started=true; fi
+endpoint=$(sed -n 's/^RTSNAP_DYNALITE_ENDPOINT=//p' .emulator/env)
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/rtsnap-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    rm -rf "$work"
+    if [ "$emulator_started" = true ]; then "$repo/scripts/emulator.sh" stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 cd "$work"
-export RTSNAP_HOME="$work/home"
+export RTSNAP_HOME="$work/home" RTSNAP_IDENTITY="$work/identity.txt"
+# Dummy credentials for the local server; real runs use the standard AWS chain.
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-west-1 AWS_EC2_METADATA_DISABLED=true
+run() { say "rtsnap $*"; "$rtsnap" "$@"; }
 
-say "rtsnap keygen -o identity.txt"
-"$rtsnap" keygen -o identity.txt
+step "1. a snapshot file"
+run keygen -o identity.txt
 recipient=$(sed -n 's/^# public key: //p' identity.txt)
-printf '[snapshots]\nrecipients = ["%s"]\n' "$recipient" > rtsnap.toml
+suffix() { printf '%s%s' "$1" "$(date +%s%N | tail -c 9)"; }
+cat > rtsnap.toml <<TOML
+[snapshots]
+recipients = ["$recipient"]
 
-say "rtsnap pack fixtures/demo -o demo.rtsnap"
-"$rtsnap" pack "$repo/fixtures/demo" -o demo.rtsnap
+[environments.staging]
+region = "us-west-1"
+backend_suffix = "$(suffix staging)"
+endpoint_url = "$endpoint"
+required_models = ["Contact", "Property", "Request", "Project"]
 
-say "rtsnap verify demo.rtsnap            # no key: the sidecar"
-"$rtsnap" verify demo.rtsnap
+[environments.sandbox]
+region = "us-west-1"
+backend_suffix = "$(suffix sandbox)"
+endpoint_url = "$endpoint"
 
-say "rtsnap inspect demo.rtsnap --identity identity.txt"
-"$rtsnap" inspect demo.rtsnap --identity identity.txt > inspect.txt
-head -n 16 inspect.txt; echo "  …"
-
-say "age -d -i identity.txt demo.rtsnap | zstd -d | tar -t | head"
+[environments.production]
+region = "us-west-1"
+backend_suffix = "$(suffix production)"
+endpoint_url = "$endpoint"
+protected = true
+TOML
+run pack "$repo/fixtures/demo" -o demo.rtsnap --quiet
+run verify demo.rtsnap
+say "age -d -i identity.txt demo.rtsnap | zstd -d | tar -t"
 age -d -i identity.txt demo.rtsnap | zstd -d | tar -t > listing.txt
-head -n 6 listing.txt; echo "  … ($(wc -l < listing.txt) entries)"
+head -n 4 listing.txt; echo "  … ($(wc -l < listing.txt) entries)"
 
-say "rtsnap unpack demo.rtsnap unpacked --identity identity.txt && diff -r fixtures/demo unpacked"
-"$rtsnap" unpack demo.rtsnap unpacked --identity identity.txt --quiet
-diff -r --exclude MANIFEST.json "$repo/fixtures/demo" unpacked && echo "identical, byte for byte"
+step "2. staging: load the demo data, then export it"
+run import demo.rtsnap --target staging --create-missing --yes --no-progress --quiet
+run export staging --no-progress > export.txt
+head -n 3 export.txt
+export_file=$(sed -n '2s/ (.*//p' export.txt)
 
-say "flip one byte, then inspect again"
+step "3. production (protected): dry run, refusal without --confirm, then the import"
+run import "$export_file" --target production --create-missing --dry-run > plan.txt
+head -n 5 plan.txt; echo "  …"
+say "rtsnap import $(basename "$export_file") --target production --create-missing   # no --confirm"
+if "$rtsnap" import "$export_file" --target production --create-missing --no-progress; then
+    echo "demo: a protected import without --confirm went through!" >&2; exit 1
+else echo "refused with exit $?, nothing written"; fi
+run import "$export_file" --target production --create-missing --confirm production --no-progress --quiet
+run verify "$export_file"
+
+step "4. a bad migration, and its rollback"
+mkdir migration && "$rtsnap" unpack "$export_file" migration/dir --quiet
+python3 - migration/dir/tables/Contact/items-000001.jsonl <<'PY'
+import json, sys
+path = sys.argv[1]
+lines = open(path).read().splitlines()
+for i in range(5):  # the "migration" blanks five contacts' e-mail addresses
+    item = json.loads(lines[i]); item["email"] = {"S": ""}; lines[i] = json.dumps(item, separators=(",", ":"))
+open(path, "w").write("\n".join(lines) + "\n")
+PY
+"$rtsnap" pack migration/dir -o migration.rtsnap --quiet
+run import migration.rtsnap --target production --only Contact --confirm production --no-progress > migration.txt
+grep -E "Contact|backup|undo" migration.txt
+run import "$export_file" --target production --only Contact --dry-run > drift.txt
+sed -n '2,3p' drift.txt
+run rollback production --confirm production --no-progress --quiet
+run import "$export_file" --target production --dry-run --only Contact > after.txt
+sed -n '2,3p' after.txt
+grep -qE "Contact +0 +0 +0 +241" after.txt && echo "production is back: every Contact unchanged"
+run list
+
+step "5. a sample import, and a tampered archive"
+run import "$export_file" --target sandbox --only Contact --limit 3 --create-missing --yes --no-progress > sample.txt
+sed -n '1,3p' sample.txt
 python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=1; open(p,'wb').write(b)" demo.rtsnap
-if "$rtsnap" inspect demo.rtsnap --identity identity.txt; then
+say "rtsnap import demo.rtsnap --target staging   # one byte flipped"
+if "$rtsnap" import demo.rtsnap --target staging --yes; then
     echo "demo: a modified archive was accepted!" >&2; exit 1
-else
-    echo "refused with exit $? (integrity), as it should"
-fi
+else echo "refused with exit $? (integrity), nothing written"; fi
+
 echo
-echo "demo: done (the temporary folder $work is removed)"
+echo "demo: done in $(( $(date +%s) - started )) s (the temporary folder is removed)"

@@ -53,15 +53,7 @@ pub(super) async fn apply(
     deletes_allowed: bool,
     progress: &dyn Progress,
 ) -> Result<WriteOutcome> {
-    let mut created = Vec::new();
-    for (model, plan) in plans.iter().filter(|(_, p)| p.create) {
-        progress.note(&format!("creating table {}", plan.table));
-        dynamo
-            .create_table(&plan.table, &schemas[model])
-            .await
-            .map_err(aws_failed)?;
-        created.push(plan.table.clone());
-    }
+    let created = create_tables(dynamo, plans, schemas, progress).await?;
     let planned: u64 = plans.values().map(TablePlan::changes).sum();
     let tasks: BTreeMap<String, Box<dyn crate::progress::ProgressTask>> = plans
         .iter()
@@ -140,6 +132,46 @@ pub(super) async fn apply(
         deleted: deleted.load(Ordering::Relaxed),
         created,
     })
+}
+
+/// Tables created at once: DynamoDB accepts many concurrent CreateTable calls, and
+/// each takes a while to become ACTIVE, so creating them one by one is slow.
+const CONCURRENT_CREATES: usize = 16;
+
+/// Creates the tables the plan marks, several at once, each waited on until ACTIVE.
+async fn create_tables(
+    dynamo: &Dynamo,
+    plans: &BTreeMap<String, TablePlan>,
+    schemas: &BTreeMap<String, TableSchema>,
+    progress: &dyn Progress,
+) -> Result<Vec<String>> {
+    let wanted: Vec<(String, TableSchema)> = plans
+        .iter()
+        .filter(|(_, p)| p.create)
+        .map(|(m, p)| (p.table.clone(), schemas[m].clone()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    progress.note(&format!("creating {} tables", wanted.len()));
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CREATES));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (table, schema) in wanted {
+        let (dynamo, limit) = (dynamo.clone(), Arc::clone(&limit));
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            dynamo.create_table(&table, &schema).await.map(|()| table)
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let table = joined
+            .map_err(|e| Error::Failed(format!("create task: {e}")))?
+            .map_err(aws_failed)?;
+        created.push(table);
+    }
+    created.sort();
+    Ok(created)
 }
 
 /// Reads the snapshot on a blocking thread and cuts batches of what differs, then
