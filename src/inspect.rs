@@ -80,7 +80,7 @@ pub fn verify(file: &Path, key: Option<&DecryptionKey>) -> Result<VerifyReport> 
     Ok(VerifyReport {
         file: file.to_path_buf(),
         sidecar,
-        entries_verified: Some(manifest.entries.len() + 1),
+        entries_verified: Some(manifest.entries.len()),
         summary: Some(SnapshotSummary::from_manifest(&header, &manifest)),
     })
 }

@@ -446,10 +446,10 @@ fn import_text(report: &rtsnap::import::ImportReport) -> String {
             plan.update,
             plan.delete,
             plan.unchanged,
-            if plan.create {
-                "  (table will be created)"
-            } else {
-                ""
+            match (plan.create, report.dry_run) {
+                (true, true) => "  (table will be created)",
+                (true, false) => "  (table created)",
+                _ => "",
             }
         ));
     }
@@ -517,7 +517,9 @@ fn verify_text(file: &Path, report: &rtsnap::inspect::VerifyReport) -> String {
     );
     match (&report.entries_verified, &report.summary) {
         (Some(n), Some(summary)) => {
-            text.push_str(&format!("; {n} entries verified against MANIFEST.json\n"));
+            text.push_str(&format!(
+                "; all {n} entries verified against MANIFEST.json\n"
+            ));
             summary.render(&mut text, true);
         }
         _ => text.push_str(" (no key given: entries not checked)\n"),
