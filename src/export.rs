@@ -272,6 +272,9 @@ async fn scan_tables(
     writer: &mpsc::Sender<WriterMessage>,
     progress: &dyn Progress,
 ) -> Result<()> {
+    let estimate: u64 = tables.iter().map(|(_, t)| t.item_count).sum();
+    let overall = progress.start(&format!("all {} tables", tables.len()), Some(estimate));
+    let mut total = 0u64;
     let mut upcoming = tables.iter();
     let mut in_flight: VecDeque<TableScan> = VecDeque::new();
     for table in upcoming.by_ref().take(TABLES_AHEAD + 1) {
@@ -294,6 +297,7 @@ async fn scan_tables(
         while let Some(page) = scan.pages.recv().await {
             count += page.len() as u64;
             task.advance(page.len() as u64);
+            overall.advance(page.len() as u64);
             writer
                 .send(WriterMessage::Items(page))
                 .await
@@ -307,7 +311,9 @@ async fn scan_tables(
             )));
         }
         task.finish(&format!("{count} items"));
+        total += count;
     }
+    overall.finish(&format!("{total} items"));
     Ok(())
 }
 
