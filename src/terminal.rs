@@ -39,10 +39,17 @@ impl Progress for TerminalProgress {
             return Box::new(rtsnap::progress::NoProgress);
         }
         let bar = self.bars.add(ProgressBar::new(total.unwrap_or(0)));
-        let style = ProgressStyle::with_template(
-            "{prefix:>24} {bar:30} {pos:>8}/{len:<8} {per_sec:>10} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style =
+            ProgressStyle::with_template("{prefix:>24} {bar:30} {pos:>8}/{len:<8} {rate:>9} {msg}")
+                .map(|style| {
+                    style.with_key(
+                        "rate",
+                        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0}/s", state.per_sec());
+                        },
+                    )
+                })
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(label.to_owned());
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -76,8 +83,10 @@ impl ProgressTask for Bar {
         self.0.inc(items);
     }
 
-    fn finish(&self, summary: &str) {
-        self.0.finish_with_message(summary.to_owned());
+    /// Finished bars leave the screen: only work in progress is shown, and the final
+    /// report lists every table.
+    fn finish(&self, _summary: &str) {
+        self.0.finish_and_clear();
     }
 }
 
