@@ -120,21 +120,47 @@ pub async fn export(
         .map(|r| r.to_string())
         .or_else(|| env.region.clone())
         .unwrap_or_default();
-    write_snapshot(&dynamo, env, &region, &tables, &path, key, progress).await
+    write_snapshot(
+        &dynamo,
+        env,
+        &region,
+        &tables,
+        &BTreeMap::new(),
+        &path,
+        key,
+        progress,
+    )
+    .await
 }
 
 /// Writes a snapshot of `tables` (model → table name) of `env` to `path`. Used by
-/// export and by import's pre-import backup.
+/// export and by import's pre-import backup. `absent` tables (model → the schema they
+/// will be created with) are recorded as empty: restoring such a backup empties the
+/// tables an import created, the closest state to "did not exist" that never drops a table.
 pub(crate) async fn write_snapshot(
     dynamo: &Dynamo,
     env: &Environment,
     region: &str,
     tables: &BTreeMap<String, String>,
+    absent: &BTreeMap<String, TableSchema>,
     path: &Path,
     key: &EncryptionKey,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
-    let described = describe_all(dynamo, tables).await?;
+    let mut described: Vec<(String, DescribedTable, bool)> = describe_all(dynamo, tables)
+        .await?
+        .into_iter()
+        .map(|(model, table)| (model, table, true))
+        .collect();
+    for (model, schema) in absent {
+        let table = DescribedTable {
+            schema: schema.clone(),
+            item_count: 0,
+            size_bytes: 0,
+        };
+        described.push((model.clone(), table, false));
+    }
+    described.sort_by(|a, b| a.0.cmp(&b.0));
     let header = Header {
         format: FORMAT_NAME.to_owned(),
         format_version: FORMAT_VERSION,
@@ -268,11 +294,11 @@ fn run_writer(
 /// Scans tables a few ahead of the writer; forwards each table's pages in order.
 async fn scan_tables(
     dynamo: &Dynamo,
-    tables: &[(String, DescribedTable)],
+    tables: &[(String, DescribedTable, bool)],
     writer: &mpsc::Sender<WriterMessage>,
     progress: &dyn Progress,
 ) -> Result<()> {
-    let estimate: u64 = tables.iter().map(|(_, t)| t.item_count).sum();
+    let estimate: u64 = tables.iter().map(|(_, t, _)| t.item_count).sum();
     let overall = progress.start(&format!("all {} tables", tables.len()), Some(estimate));
     let mut total = 0u64;
     let mut upcoming = tables.iter();
@@ -327,8 +353,14 @@ struct TableScan {
 }
 
 impl TableScan {
-    fn start(dynamo: &Dynamo, (model, table): &(String, DescribedTable)) -> TableScan {
-        let total = segments_for(table.size_bytes, table.item_count);
+    /// Starts the segments' scans; a table that does not exist (`scan` false) yields
+    /// no items.
+    fn start(dynamo: &Dynamo, (model, table, scan): &(String, DescribedTable, bool)) -> TableScan {
+        let total = if *scan {
+            segments_for(table.size_bytes, table.item_count)
+        } else {
+            0
+        };
         let (tx, rx) = mpsc::channel(PAGES_PER_TABLE.max(total as usize));
         let mut segments = tokio::task::JoinSet::new();
         let name: Arc<str> = Arc::from(table.schema.table_name.as_str());

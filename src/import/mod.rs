@@ -439,11 +439,15 @@ async fn backup(
         .filter(|(_, t)| t.exists.is_some())
         .map(|(m, t)| (m.clone(), t.table.clone()))
         .collect();
-    if existing.is_empty() {
-        ctx.progress
-            .note("no backup needed: every target table is new");
-        return Ok(None);
-    }
+    let absent: BTreeMap<String, TableSchema> = targets
+        .iter()
+        .filter(|(_, t)| t.exists.is_none())
+        .map(|(m, t)| {
+            let mut schema = t.schema.clone();
+            schema.table_name = t.table.clone();
+            (m.clone(), schema)
+        })
+        .collect();
     let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let report = write_snapshot(
@@ -451,6 +455,7 @@ async fn backup(
         target,
         &region,
         &existing,
+        &absent,
         &path,
         ctx.encrypt,
         ctx.progress,
@@ -464,17 +469,26 @@ async fn backup(
     Ok(Some(report.file))
 }
 
-/// `<dir>/<env>-pre-import-<YYYYMMDDTHHMMSSZ>.rtsnap` (a counter if taken).
+/// `<dir>/<env>-pre-import-<YYYYMMDDTHHMMSSmmmZ>.rtsnap`: to the millisecond, with a
+/// zero-padded counter in the rare case that is taken, so that names sort by time
+/// (see [`latest_backup`]).
 fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
-    let stamp: String = crate::export::now_rfc3339()
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    );
     let mut path = dir.join(format!("{env}-{label}-{stamp}.rtsnap"));
     let mut n = 1;
     while path.exists() {
         n += 1;
-        path = dir.join(format!("{env}-{label}-{stamp}-{n}.rtsnap"));
+        path = dir.join(format!("{env}-{label}-{stamp}-{n:03}.rtsnap"));
     }
     path
 }
@@ -560,12 +574,50 @@ pub fn latest_backup(snapshot_dir: &Path, env: &str) -> Result<PathBuf> {
         .snapshots
         .into_iter()
         .filter(|s| s.name.starts_with(&prefix))
+        // Compare names without `.rtsnap`: `…Z` < `…Z-002` (with the extension, `-`
+        // would sort before `.` and pick the older of two backups of one millisecond).
+        .max_by(|a, b| backup_order(&a.name).cmp(backup_order(&b.name)))
         .map(|s| s.file)
-        .max_by(|a, b| a.file_name().cmp(&b.file_name()))
         .ok_or_else(|| {
             Error::Usage(format!(
                 "no pre-import backup of `{env}` in {}",
                 snapshot_dir.display()
             ))
         })
+}
+
+/// The part of a backup's name that sorts by time.
+fn backup_order(name: &str) -> &str {
+    name.strip_suffix(".rtsnap").unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_picks_the_newest_backup_even_within_one_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "prod-pre-import-20261124T065509123Z.rtsnap",
+            "prod-pre-import-20261124T065509123Z-002.rtsnap",
+            "prod-pre-import-20261124T065508999Z.rtsnap",
+            "prod-pre-rollback-20261124T070000000Z.rtsnap",
+            "prod-2026-11-25.rtsnap",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let latest = latest_backup(dir.path(), "prod").unwrap();
+        assert_eq!(
+            latest.file_name().unwrap(),
+            "prod-pre-import-20261124T065509123Z-002.rtsnap"
+        );
+        let path = backup_path(dir.path(), "prod", "pre-import");
+        assert!(path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("prod-pre-import-2"));
+    }
 }

@@ -1,0 +1,201 @@
+//! An import killed (SIGKILL) in the middle of writing, then re-run, ends exactly equal
+//! to the snapshot: the re-run writes only what is still missing, verification says
+//! `match`, and no `.partial` file is left behind. Runs against moto and dynalite; the
+//! item counts are read with an independent SDK client (Scan, Select=COUNT).
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::Select;
+use common::world::{simple_item, World};
+use common::Server;
+
+/// Items in the table: enough that the import is still writing when the poller sees it.
+const TOTAL: u64 = 6_000;
+
+/// The number of items in `table` (a consistent Scan with Select=COUNT over every page),
+/// or `None` while the table does not exist or cannot be scanned yet (e.g. CREATING).
+async fn count_items(client: &aws_sdk_dynamodb::Client, table: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .select(Select::Count)
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .ok()?;
+        total += u64::try_from(page.count()).expect("non-negative count");
+        match page.last_evaluated_key() {
+            Some(k) if !k.is_empty() => start = Some(k.clone()),
+            _ => return Some(total),
+        }
+    }
+}
+
+/// Every `*.partial` file under `dir`, recursively.
+fn partial_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(partial_files(&path));
+        } else if path.to_string_lossy().ends_with(".partial") {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+async fn interrupted_import(server: Server) {
+    let world = World::new(
+        server,
+        "interrupt",
+        &[("staging", false), ("production", false)],
+    );
+    let source = world
+        .create_table("staging", "Contact", None, Some("email"))
+        .await;
+    world
+        .put_items(
+            &source,
+            (0..TOTAL as i64)
+                .map(|i| simple_item(&format!("c-{i:05}"), i))
+                .collect(),
+        )
+        .await;
+    let export = world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
+    assert_eq!(export["tables"]["Contact"], TOTAL);
+
+    let target = world.table("production", "Contact");
+    let client = common::dynamodb(&world.endpoint).await;
+    let args = [
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "production",
+        "--create-missing",
+        "--yes",
+        "--no-progress",
+    ];
+    let log = std::fs::File::create(world.dir.path().join("first-run.log")).expect("log file");
+    let mut child = world
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn rtsnap import");
+    let first_log =
+        || std::fs::read_to_string(world.dir.path().join("first-run.log")).unwrap_or_default();
+
+    // Poll until the import has written some but not all items, then kill it.
+    let started = Instant::now();
+    let seen = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "the import finished ({status}) before it could be killed mid-write \
+                 (last count below); raise TOTAL. Its stderr:\n{}",
+                first_log()
+            );
+        }
+        match count_items(&client, &target).await {
+            Some(n) if n > 0 && n < TOTAL => break n,
+            Some(n) if n >= TOTAL => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the import wrote all {n} items before the poller saw it mid-write; raise TOTAL");
+            }
+            _ => {}
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no item written after 300 s; the import's stderr:\n{}",
+                first_log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.kill().expect("SIGKILL the import");
+    let status = child.wait().expect("wait for the killed import");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the import was killed, not finished: {status}; stderr:\n{}",
+        first_log()
+    );
+    assert!(
+        seen > 0 && seen < TOTAL,
+        "killed mid-write: {seen} of {TOTAL}"
+    );
+    // Requests already sent may still land; give the server a moment, then count again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let present = count_items(&client, &target)
+        .await
+        .expect("the table exists after the kill");
+    assert!(
+        present >= seen && present < TOTAL,
+        "after the kill the table holds {present} of {TOTAL} items (seen {seen} before the kill)"
+    );
+
+    eprintln!(
+        "{server:?}: killed after {:.1} s with {seen} items seen, {present} present after the kill",
+        started.elapsed().as_secs_f64()
+    );
+
+    // Re-run the same import: the table now exists, only the rest is written.
+    let rerun = world.rtsnap_json(&args);
+    let plan = &rerun["tables"]["Contact"];
+    assert_eq!(plan["create"], false, "{rerun}");
+    assert_eq!(plan["put"], TOTAL - present, "{rerun}");
+    assert_eq!(
+        plan["update"], 0,
+        "items are written whole or not at all: {rerun}"
+    );
+    assert_eq!(plan["delete"], 0, "{rerun}");
+    assert_eq!(plan["unchanged"], present, "{rerun}");
+    assert_eq!(rerun["written"], TOTAL - present, "{rerun}");
+    assert_eq!(rerun["deleted"], 0, "{rerun}");
+    assert_eq!(rerun["created_tables"], serde_json::json!([]), "{rerun}");
+    let verification = rerun["verification"].as_object().expect("verification");
+    assert!(
+        !verification.is_empty() && verification.values().all(|v| v == "match"),
+        "verification: {rerun}"
+    );
+
+    let staging = world.scan_all(&source).await;
+    let production = world.scan_all(&target).await;
+    assert_eq!(staging.len() as u64, TOTAL);
+    assert_eq!(production.len(), staging.len());
+    assert!(
+        production == staging,
+        "production equals staging item for item"
+    );
+
+    let partials = partial_files(world.dir.path());
+    assert!(
+        partials.is_empty(),
+        "no .partial file may remain: {partials:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_import_reruns_to_exact_snapshot_on_moto() {
+    interrupted_import(Server::Moto).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_import_reruns_to_exact_snapshot_on_dynalite() {
+    interrupted_import(Server::Dynalite).await;
+}
