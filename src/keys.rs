@@ -41,24 +41,36 @@ pub fn encryption_key(config: &Config) -> Result<EncryptionKey> {
         .map_err(|e| Error::Usage(e.to_string()))
 }
 
-/// The key to open snapshots with, if one was given.
+/// The key to open snapshots with, if one was given. With both an identity and a
+/// passphrase, both are tried (an import may read a passphrase snapshot while its
+/// backup is written for the team's recipients, or the other way round).
 pub fn decryption_key(identity_flag: Option<&Path>) -> Result<Option<DecryptionKey>> {
     let identity: Option<PathBuf> = identity_flag.map(Path::to_path_buf).or_else(|| {
         std::env::var_os(IDENTITY_VAR)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     });
-    if let Some(path) = identity {
-        let file = std::fs::File::open(&path).map_err(Error::io(format!(
-            "opening identity file {}",
-            path.display()
-        )))?;
-        let key =
-            DecryptionKey::from_identity_file(&path.display().to_string(), BufReader::new(file))
-                .map_err(|e| Error::Usage(e.to_string()))?;
-        return Ok(Some(key));
-    }
-    Ok(passphrase()?.map(DecryptionKey::Passphrase))
+    let from_file = match identity {
+        Some(path) => {
+            let file = std::fs::File::open(&path).map_err(Error::io(format!(
+                "opening identity file {}",
+                path.display()
+            )))?;
+            let key = DecryptionKey::from_identity_file(
+                &path.display().to_string(),
+                BufReader::new(file),
+            )
+            .map_err(|e| Error::Usage(e.to_string()))?;
+            Some(key)
+        }
+        None => None,
+    };
+    Ok(match (from_file, passphrase()?) {
+        (Some(key), Some(p)) => Some(key.with_passphrase(p)),
+        (Some(key), None) => Some(key),
+        (None, Some(p)) => Some(DecryptionKey::from_passphrase(p)),
+        (None, None) => None,
+    })
 }
 
 /// As [`decryption_key`], but a key is required.

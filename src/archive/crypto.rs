@@ -31,13 +31,12 @@ pub enum EncryptionKey {
     },
 }
 
-/// How an existing snapshot is decrypted. Cheap to clone (identities are shared).
-#[derive(Clone)]
-pub enum DecryptionKey {
-    /// Identities from an age identity file.
-    Identities(std::sync::Arc<Vec<Box<dyn age::Identity + Send + Sync>>>),
-    /// One passphrase.
-    Passphrase(SecretString),
+/// How an existing snapshot is decrypted: identities from an age identity file, a
+/// passphrase, or both (each is tried). Cheap to clone (identities are shared).
+#[derive(Clone, Default)]
+pub struct DecryptionKey {
+    identities: std::sync::Arc<Vec<Box<dyn age::Identity + Send + Sync>>>,
+    passphrase: Option<SecretString>,
 }
 
 /// A key problem, said without the key.
@@ -118,7 +117,21 @@ impl DecryptionKey {
         if identities.is_empty() {
             return Err(bad(String::new()));
         }
-        Ok(DecryptionKey::Identities(std::sync::Arc::new(identities)))
+        Ok(DecryptionKey {
+            identities: std::sync::Arc::new(identities),
+            passphrase: None,
+        })
+    }
+
+    /// A passphrase key.
+    pub fn from_passphrase(passphrase: SecretString) -> Self {
+        DecryptionKey::default().with_passphrase(passphrase)
+    }
+
+    /// Adds a passphrase to try as well.
+    pub fn with_passphrase(mut self, passphrase: SecretString) -> Self {
+        self.passphrase = Some(passphrase);
+        self
     }
 
     /// Opens an age file with these keys. A passphrase is accepted up to
@@ -127,16 +140,17 @@ impl DecryptionKey {
         &self,
         decryptor: age::Decryptor<R>,
     ) -> Result<age::stream::StreamReader<R>, age::DecryptError> {
-        match self {
-            DecryptionKey::Identities(list) => {
-                decryptor.decrypt(list.iter().map(|i| i.as_ref() as &dyn age::Identity))
-            }
-            DecryptionKey::Passphrase(p) => {
-                let mut identity = age::scrypt::Identity::new(p.clone());
-                identity.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
-                decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity))
-            }
-        }
+        let scrypt = self.passphrase.as_ref().map(|p| {
+            let mut identity = age::scrypt::Identity::new(p.clone());
+            identity.set_max_work_factor(MAX_SCRYPT_WORK_FACTOR);
+            identity
+        });
+        let identities = self
+            .identities
+            .iter()
+            .map(|i| i.as_ref() as &dyn age::Identity)
+            .chain(scrypt.iter().map(|i| i as &dyn age::Identity));
+        decryptor.decrypt(identities)
     }
 }
 
@@ -153,12 +167,16 @@ impl fmt::Debug for EncryptionKey {
 
 impl fmt::Debug for DecryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecryptionKey::Identities(list) => {
-                write!(f, "DecryptionKey::Identities({})", list.len())
+        write!(
+            f,
+            "DecryptionKey {{ identities: {}, passphrase: {} }}",
+            self.identities.len(),
+            if self.passphrase.is_some() {
+                "***"
+            } else {
+                "none"
             }
-            DecryptionKey::Passphrase(_) => f.write_str("DecryptionKey::Passphrase(***)"),
-        }
+        )
     }
 }
 
