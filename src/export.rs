@@ -120,17 +120,20 @@ pub async fn export(
         .map(|r| r.to_string())
         .or_else(|| env.region.clone())
         .unwrap_or_default();
-    write_snapshot(
-        &dynamo,
-        env,
-        &region,
-        &tables,
-        &BTreeMap::new(),
-        &path,
-        key,
-        progress,
-    )
-    .await
+    let scope = SnapshotScope {
+        region: &region,
+        tables: &tables,
+        absent: &BTreeMap::new(),
+    };
+    write_snapshot(&dynamo, env, &scope, &path, key, progress).await
+}
+
+/// What a snapshot covers: the region for its header, existing tables (model → table
+/// name), and absent tables (model → schema) to record as empty.
+pub(crate) struct SnapshotScope<'a> {
+    pub region: &'a str,
+    pub tables: &'a BTreeMap<String, String>,
+    pub absent: &'a BTreeMap<String, TableSchema>,
 }
 
 /// Writes a snapshot of `tables` (model → table name) of `env` to `path`. Used by
@@ -140,14 +143,13 @@ pub async fn export(
 pub(crate) async fn write_snapshot(
     dynamo: &Dynamo,
     env: &Environment,
-    region: &str,
-    tables: &BTreeMap<String, String>,
-    absent: &BTreeMap<String, TableSchema>,
+    scope: &SnapshotScope<'_>,
     path: &Path,
     key: &EncryptionKey,
     progress: &dyn Progress,
 ) -> Result<ExportReport> {
-    let mut described: Vec<(String, DescribedTable, bool)> = describe_all(dynamo, tables)
+    let (region, absent) = (scope.region, scope.absent);
+    let mut described: Vec<(String, DescribedTable, bool)> = describe_all(dynamo, scope.tables)
         .await?
         .into_iter()
         .map(|(model, table)| (model, table, true))

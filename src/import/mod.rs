@@ -450,17 +450,12 @@ async fn backup(
         .collect();
     let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let report = write_snapshot(
-        dynamo,
-        target,
-        &region,
-        &existing,
-        &absent,
-        &path,
-        ctx.encrypt,
-        ctx.progress,
-    )
-    .await?;
+    let scope = crate::export::SnapshotScope {
+        region: &region,
+        tables: &existing,
+        absent: &absent,
+    };
+    let report = write_snapshot(dynamo, target, &scope, &path, ctx.encrypt, ctx.progress).await?;
     ctx.progress.note(&format!(
         "backup written: {} ({} items)",
         report.file.display(),
