@@ -1,0 +1,191 @@
+//! Import phases that guard the target: confirmation (phase 4), the pre-import backup
+//! (phase 5), and finding the newest backup for `rollback`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::target::TargetTable;
+use super::{ImportContext, ImportOptions, ImportReport, Prompt};
+use crate::archive::schema::TableSchema;
+use crate::aws::dynamodb::Dynamo;
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::export::write_snapshot;
+
+/// Phase 4.
+pub(super) fn confirm(
+    target: &Environment,
+    options: &ImportOptions,
+    prompt: Option<&dyn Prompt>,
+    report: &ImportReport,
+) -> Result<()> {
+    let name = &target.name;
+    if let Some(given) = &options.confirm {
+        if given != name {
+            return Err(Error::Refused(format!(
+                "--confirm {given} does not match the target environment `{name}`"
+            )));
+        }
+        return Ok(());
+    }
+    let summary = format!(
+        "import {} into `{name}`: {} items to write or delete in {} tables",
+        report.snapshot.display(),
+        report.total_changes(),
+        report.tables.len()
+    );
+    if target.protected {
+        let Some(prompt) = prompt else {
+            return Err(Error::Refused(format!(
+                "`{name}` is protected: pass --confirm {name} (no terminal to ask on; nothing was written)"
+            )));
+        };
+        let typed = prompt.type_name(&format!(
+            "{summary}\n`{name}` is protected. Type its name to continue: "
+        ));
+        if typed.as_deref().map(str::trim) != Some(name.as_str()) {
+            return Err(Error::Refused(format!(
+                "confirmation for `{name}` not given; nothing was written"
+            )));
+        }
+        return Ok(());
+    }
+    if options.yes {
+        return Ok(());
+    }
+    match prompt {
+        Some(prompt) if !prompt.yes_no(&format!("{summary}. Continue? [y/N] ")) => {
+            Err(Error::Refused("cancelled; nothing was written".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Phase 5: exports the existing target tables the import touches.
+pub(super) async fn backup(
+    dynamo: &Dynamo,
+    target: &Environment,
+    sdk: &aws_config::SdkConfig,
+    targets: &BTreeMap<String, TargetTable>,
+    options: &ImportOptions,
+    ctx: &ImportContext<'_>,
+) -> Result<Option<PathBuf>> {
+    if options.no_backup {
+        if target.protected {
+            return Err(Error::Refused(format!(
+                "--no-backup is not allowed for the protected environment `{}`",
+                target.name
+            )));
+        }
+        ctx.progress.note("no backup (--no-backup)");
+        return Ok(None);
+    }
+    let existing: BTreeMap<String, String> = targets
+        .iter()
+        .filter(|(_, t)| t.exists.is_some())
+        .map(|(m, t)| (m.clone(), t.table.clone()))
+        .collect();
+    let absent: BTreeMap<String, TableSchema> = targets
+        .iter()
+        .filter(|(_, t)| t.exists.is_none())
+        .map(|(m, t)| {
+            let mut schema = t.schema.clone();
+            schema.table_name = t.table.clone();
+            (m.clone(), schema)
+        })
+        .collect();
+    let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let scope = crate::export::SnapshotScope {
+        region: &region,
+        tables: &existing,
+        absent: &absent,
+    };
+    let report = write_snapshot(dynamo, target, &scope, &path, ctx.encrypt, ctx.progress).await?;
+    ctx.progress.note(&format!(
+        "backup written: {} ({} items)",
+        report.file.display(),
+        report.total_items
+    ));
+    Ok(Some(report.file))
+}
+
+/// `<dir>/<env>-pre-import-<YYYYMMDDTHHMMSSmmmZ>.rtsnap`: to the millisecond, with a
+/// zero-padded counter in the rare case that is taken, so that names sort by time
+/// (see [`latest_backup`]).
+fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    );
+    let mut path = dir.join(format!("{env}-{label}-{stamp}.rtsnap"));
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = dir.join(format!("{env}-{label}-{stamp}-{n:03}.rtsnap"));
+    }
+    path
+}
+
+/// `rollback <ENV>`: the newest `<ENV>-pre-import-*.rtsnap` in the snapshot directory.
+pub fn latest_backup(snapshot_dir: &Path, env: &str) -> Result<PathBuf> {
+    let prefix = format!("{env}-pre-import-");
+    let listing = crate::list::list(snapshot_dir, Some(env))?;
+    listing
+        .snapshots
+        .into_iter()
+        .filter(|s| s.name.starts_with(&prefix))
+        // Compare names without `.rtsnap`: `…Z` < `…Z-002` (with the extension, `-`
+        // would sort before `.` and pick the older of two backups of one millisecond).
+        .max_by(|a, b| backup_order(&a.name).cmp(backup_order(&b.name)))
+        .map(|s| s.file)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no pre-import backup of `{env}` in {}",
+                snapshot_dir.display()
+            ))
+        })
+}
+
+/// The part of a backup's name that sorts by time.
+fn backup_order(name: &str) -> &str {
+    name.strip_suffix(".rtsnap").unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollback_picks_the_newest_backup_even_within_one_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "prod-pre-import-20261124T065509123Z.rtsnap",
+            "prod-pre-import-20261124T065509123Z-002.rtsnap",
+            "prod-pre-import-20261124T065508999Z.rtsnap",
+            "prod-pre-rollback-20261124T070000000Z.rtsnap",
+            "prod-2026-11-25.rtsnap",
+        ] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let latest = latest_backup(dir.path(), "prod").unwrap();
+        assert_eq!(
+            latest.file_name().unwrap(),
+            "prod-pre-import-20261124T065509123Z-002.rtsnap"
+        );
+        let path = backup_path(dir.path(), "prod", "pre-import");
+        assert!(path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("prod-pre-import-2"));
+    }
+}

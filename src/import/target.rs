@@ -1,0 +1,173 @@
+//! Import phases that read the target: check its tables (phase 2), index them for the
+//! plan (phase 3), and verify them after writing (phase 7).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::VerifiedWithSchemas;
+use crate::archive::schema::TableSchema;
+use crate::archive::DecryptionKey;
+use crate::aws::dynamodb::Dynamo;
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::export::aws_failed;
+use crate::plan::{diff, index_target, Selection, TargetIndex};
+use crate::progress::Progress;
+
+/// A selected model's target table: its name and, when it exists, its size figures.
+pub(super) struct TargetTable {
+    pub(super) table: String,
+    pub(super) schema: TableSchema,
+    pub(super) exists: Option<(u64, u64)>,
+}
+
+/// Phase 2: every table exists with the snapshot's key schema, or will be created.
+pub(super) async fn check_target(
+    dynamo: &Dynamo,
+    target: &Environment,
+    models: &[String],
+    schemas: &BTreeMap<String, TableSchema>,
+    create_missing: bool,
+) -> Result<BTreeMap<String, TargetTable>> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for model in models {
+        let table = target.table_name(model);
+        let snapshot_schema = &schemas[model];
+        let want = snapshot_schema
+            .primary_key()
+            .map_err(|e| Error::Failed(format!("snapshot schema of {model}: {e}")))?;
+        match dynamo.describe(&table, model).await.map_err(aws_failed)? {
+            Some(described) => {
+                let have = described
+                    .schema
+                    .primary_key()
+                    .map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+                if have != want {
+                    problems.push(format!("{table} has key {have}, the snapshot has {want}"));
+                }
+                out.insert(
+                    model.clone(),
+                    TargetTable {
+                        table,
+                        schema: described.schema,
+                        exists: Some((described.size_bytes, described.item_count)),
+                    },
+                );
+            }
+            None if create_missing => {
+                out.insert(
+                    model.clone(),
+                    TargetTable {
+                        table,
+                        schema: snapshot_schema.clone(),
+                        exists: None,
+                    },
+                );
+            }
+            None => problems.push(format!(
+                "{table} does not exist (--create-missing creates it)"
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Refused(format!(
+            "target `{}` does not match the snapshot: {}",
+            target.name,
+            problems.join("; ")
+        )));
+    }
+    Ok(out)
+}
+
+pub(super) async fn index_targets(
+    dynamo: &Dynamo,
+    targets: &BTreeMap<String, TargetTable>,
+    progress: &dyn Progress,
+) -> Result<BTreeMap<String, TargetIndex>> {
+    let mut indexes = BTreeMap::new();
+    for (model, target) in targets {
+        let Some(estimate) = target.exists else {
+            continue;
+        };
+        let key = target.schema.primary_key().map_err(Error::Failed)?;
+        let task = progress.start(&format!("scan {model}"), Some(estimate.1));
+        let index = index_target(dynamo, &target.table, key, estimate).await?;
+        task.finish(&format!("{} items", index.items.len()));
+        indexes.insert(model.clone(), index);
+    }
+    Ok(indexes)
+}
+
+/// Phase 7: rescans the target and re-plans. Exact mode: the content digest and item
+/// count of every table equal the manifest's. Merge/sample: no snapshot item is missing
+/// or different.
+pub(super) async fn verify_target(
+    dynamo: &Dynamo,
+    snapshot: &Path,
+    key: &DecryptionKey,
+    selection: Selection<'_>,
+    verified: &VerifiedWithSchemas,
+    target: &Environment,
+    partial: bool,
+) -> Result<BTreeMap<String, String>> {
+    let mut indexes = BTreeMap::new();
+    for model in selection.models {
+        let table = target.table_name(model);
+        let described = dynamo
+            .describe(&table, model)
+            .await
+            .map_err(aws_failed)?
+            .ok_or_else(|| Error::Failed(format!("{table} is missing after the import")))?;
+        let primary = described.schema.primary_key().map_err(Error::Failed)?;
+        let index = index_target(
+            dynamo,
+            &table,
+            primary,
+            (described.size_bytes, described.item_count),
+        )
+        .await?;
+        indexes.insert(model.clone(), index);
+    }
+    let mut out = BTreeMap::new();
+    if partial {
+        let plans = diff(
+            snapshot,
+            key,
+            selection,
+            &mut indexes,
+            &verified.schemas,
+            false,
+        )?;
+        for (model, plan) in plans {
+            let verdict = if plan.put + plan.update == 0 {
+                format!(
+                    "all snapshot items present ({} checked)",
+                    plan.snapshot_items
+                )
+            } else {
+                format!(
+                    "{} snapshot items missing or different",
+                    plan.put + plan.update
+                )
+            };
+            out.insert(model, verdict);
+        }
+        return Ok(out);
+    }
+    for (model, index) in &indexes {
+        let expected = &verified.manifest.tables[model];
+        let digest = index.digest.to_hex();
+        let count = index.items.len() as u64;
+        let verdict = if digest == expected.digest && count == expected.items {
+            String::from("match")
+        } else {
+            format!(
+                "target holds {count} items with digest {digest}, snapshot {} with {}",
+                expected.items, expected.digest
+            )
+        };
+        out.insert(model.clone(), verdict);
+    }
+    Ok(out)
+}
