@@ -8,20 +8,22 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    self as ddb, AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
-    StreamViewType, TableStatus,
+    self as ddb, AttributeValue, BillingMode, ScalarAttributeType, StreamViewType, TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use tokio::sync::mpsc;
 
-use super::{service_error, AwsError};
-use crate::archive::item::{AttrValue, Item};
-use crate::archive::schema::{
-    AttributeDefinition, KeyElement, Projection, SecondaryIndex, StreamSpecification, TableSchema,
-    Throughput,
+mod convert;
+
+use convert::{
+    gsi_to_sdk, key_schema_to_sdk, projection_to_sdk, schema_from_description, throughput_to_sdk,
 };
+pub use convert::{item_from_sdk, item_to_sdk};
+
+use super::{service_error, AwsError};
+use crate::archive::item::Item;
+use crate::archive::schema::TableSchema;
 
 /// BatchWriteItem's limit.
 pub const BATCH_SIZE: usize = 25;
@@ -404,203 +406,4 @@ fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::err
             )
             .build(),
     })
-}
-
-/// rtsnap item → SDK item.
-pub fn item_to_sdk(item: &Item) -> HashMap<String, AttributeValue> {
-    item.iter()
-        .map(|(k, v)| (k.clone(), value_to_sdk(v)))
-        .collect()
-}
-
-fn value_to_sdk(value: &AttrValue) -> AttributeValue {
-    match value {
-        AttrValue::S(s) => AttributeValue::S(s.clone()),
-        AttrValue::N(n) => AttributeValue::N(n.clone()),
-        AttrValue::B(b) => AttributeValue::B(Blob::new(b.clone())),
-        AttrValue::Bool(b) => AttributeValue::Bool(*b),
-        AttrValue::Null => AttributeValue::Null(true),
-        AttrValue::M(m) => AttributeValue::M(
-            m.iter()
-                .map(|(k, v)| (k.clone(), value_to_sdk(v)))
-                .collect(),
-        ),
-        AttrValue::L(l) => AttributeValue::L(l.iter().map(value_to_sdk).collect()),
-        AttrValue::Ss(s) => AttributeValue::Ss(s.clone()),
-        AttrValue::Ns(n) => AttributeValue::Ns(n.clone()),
-        AttrValue::Bs(b) => AttributeValue::Bs(b.iter().map(|x| Blob::new(x.clone())).collect()),
-    }
-}
-
-/// SDK item → rtsnap item.
-pub fn item_from_sdk(item: HashMap<String, AttributeValue>) -> Result<Item, AwsError> {
-    item.into_iter()
-        .map(|(k, v)| value_from_sdk(v).map(|v| (k, v)))
-        .collect()
-}
-
-fn value_from_sdk(value: AttributeValue) -> Result<AttrValue, AwsError> {
-    Ok(match value {
-        AttributeValue::S(s) => AttrValue::S(s),
-        AttributeValue::N(n) => AttrValue::N(n),
-        AttributeValue::B(b) => AttrValue::B(b.into_inner()),
-        AttributeValue::Bool(b) => AttrValue::Bool(b),
-        AttributeValue::Null(_) => AttrValue::Null,
-        AttributeValue::M(m) => AttrValue::M(
-            m.into_iter()
-                .map(|(k, v)| value_from_sdk(v).map(|v| (k, v)))
-                .collect::<Result<_, _>>()?,
-        ),
-        AttributeValue::L(l) => AttrValue::L(
-            l.into_iter()
-                .map(value_from_sdk)
-                .collect::<Result<_, _>>()?,
-        ),
-        AttributeValue::Ss(s) => AttrValue::Ss(s),
-        AttributeValue::Ns(n) => AttrValue::Ns(n),
-        AttributeValue::Bs(b) => AttrValue::Bs(b.into_iter().map(Blob::into_inner).collect()),
-        other => {
-            return Err(AwsError::Invalid(format!(
-                "an attribute of an unknown DynamoDB type: {other:?}"
-            )))
-        }
-    })
-}
-
-/// DescribeTable → snapshot schema. Drops what CreateTable would reject: empty index
-/// lists, read-only fields, zero throughput of on-demand tables.
-fn schema_from_description(
-    desc: &ddb::TableDescription,
-    model: &str,
-) -> Result<TableSchema, AwsError> {
-    let on_demand = desc
-        .billing_mode_summary()
-        .and_then(|b| b.billing_mode())
-        .is_some_and(|m| *m == BillingMode::PayPerRequest)
-        || desc
-            .provisioned_throughput()
-            .is_some_and(|t| t.read_capacity_units().unwrap_or(0) == 0);
-    let throughput = |t: Option<&ddb::ProvisionedThroughputDescription>| {
-        t.filter(|_| !on_demand).map(|t| Throughput {
-            read_capacity_units: t.read_capacity_units().unwrap_or(1),
-            write_capacity_units: t.write_capacity_units().unwrap_or(1),
-        })
-    };
-    let gsis = desc
-        .global_secondary_indexes()
-        .iter()
-        .map(|i| SecondaryIndex {
-            index_name: i.index_name().unwrap_or_default().to_owned(),
-            key_schema: key_schema_from_sdk(i.key_schema()),
-            projection: projection_from_sdk(i.projection()),
-            provisioned_throughput: throughput(i.provisioned_throughput()),
-        })
-        .collect();
-    let lsis = desc
-        .local_secondary_indexes()
-        .iter()
-        .map(|i| SecondaryIndex {
-            index_name: i.index_name().unwrap_or_default().to_owned(),
-            key_schema: key_schema_from_sdk(i.key_schema()),
-            projection: projection_from_sdk(i.projection()),
-            provisioned_throughput: None,
-        })
-        .collect();
-    Ok(TableSchema {
-        model: model.to_owned(),
-        table_name: desc.table_name().unwrap_or_default().to_owned(),
-        key_schema: key_schema_from_sdk(desc.key_schema()),
-        attribute_definitions: desc
-            .attribute_definitions()
-            .iter()
-            .map(|d| AttributeDefinition {
-                attribute_name: d.attribute_name().to_owned(),
-                attribute_type: d.attribute_type().as_str().to_owned(),
-            })
-            .collect(),
-        global_secondary_indexes: gsis,
-        local_secondary_indexes: lsis,
-        billing_mode: if on_demand {
-            "PAY_PER_REQUEST"
-        } else {
-            "PROVISIONED"
-        }
-        .to_owned(),
-        provisioned_throughput: throughput(desc.provisioned_throughput()),
-        time_to_live_attribute: None,
-        stream_specification: desc.stream_specification().map(|s| StreamSpecification {
-            stream_enabled: s.stream_enabled(),
-            stream_view_type: s.stream_view_type().map(|v| v.as_str().to_owned()),
-        }),
-    })
-}
-
-fn key_schema_from_sdk(keys: &[ddb::KeySchemaElement]) -> Vec<KeyElement> {
-    keys.iter()
-        .map(|k| KeyElement {
-            attribute_name: k.attribute_name().to_owned(),
-            key_type: k.key_type().as_str().to_owned(),
-        })
-        .collect()
-}
-
-fn projection_from_sdk(p: Option<&ddb::Projection>) -> Projection {
-    Projection {
-        projection_type: p
-            .and_then(|p| p.projection_type())
-            .map_or("ALL", |t| t.as_str())
-            .to_owned(),
-        non_key_attributes: p
-            .map(|p| p.non_key_attributes().to_vec())
-            .unwrap_or_default(),
-    }
-}
-
-fn key_schema_to_sdk(
-    keys: &[KeyElement],
-) -> Result<Vec<ddb::KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
-    keys.iter()
-        .map(|k| {
-            ddb::KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(KeyType::from(k.key_type.as_str()))
-                .build()
-        })
-        .collect()
-}
-
-fn projection_to_sdk(p: &Projection) -> ddb::Projection {
-    let mut builder = ddb::Projection::builder()
-        .projection_type(ProjectionType::from(p.projection_type.as_str()));
-    if !p.non_key_attributes.is_empty() {
-        builder = builder.set_non_key_attributes(Some(p.non_key_attributes.clone()));
-    }
-    builder.build()
-}
-
-fn throughput_to_sdk(
-    t: &Throughput,
-) -> Result<ddb::ProvisionedThroughput, aws_sdk_dynamodb::error::BuildError> {
-    ddb::ProvisionedThroughput::builder()
-        .read_capacity_units(t.read_capacity_units)
-        .write_capacity_units(t.write_capacity_units)
-        .build()
-}
-
-fn gsi_to_sdk(
-    index: &SecondaryIndex,
-    provisioned: bool,
-) -> Result<ddb::GlobalSecondaryIndex, aws_sdk_dynamodb::error::BuildError> {
-    let mut builder = ddb::GlobalSecondaryIndex::builder()
-        .index_name(&index.index_name)
-        .set_key_schema(Some(key_schema_to_sdk(&index.key_schema)?))
-        .projection(projection_to_sdk(&index.projection));
-    if provisioned {
-        let t = index.provisioned_throughput.clone().unwrap_or(Throughput {
-            read_capacity_units: 1,
-            write_capacity_units: 1,
-        });
-        builder = builder.provisioned_throughput(throughput_to_sdk(&t)?);
-    }
-    builder.build()
 }

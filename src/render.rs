@@ -1,0 +1,133 @@
+//! Human text for each command's report (the `--json` form is the report itself, so
+//! the two cannot disagree). Binary-only: the library returns data, not prose.
+
+use std::path::Path;
+
+pub fn export_text(report: &rtsnap::export::ExportReport) -> String {
+    let mut text = format!(
+        "exported `{}`: {} items in {} tables\n{} ({})\nsha256 {}  (sidecar {})\n",
+        report.env,
+        report.total_items,
+        report.tables.len(),
+        report.file.display(),
+        rtsnap::report::human_bytes(report.size),
+        report.sha256,
+        report.sidecar.display()
+    );
+    let width = report.tables.keys().map(String::len).max().unwrap_or(0);
+    for (model, items) in &report.tables {
+        text.push_str(&format!("  {model:<width$}  {items:>9}\n"));
+    }
+    text
+}
+
+pub fn import_text(report: &rtsnap::import::ImportReport) -> String {
+    let verb = if report.dry_run {
+        "plan (dry run, nothing written)"
+    } else {
+        "imported"
+    };
+    let mut text = format!(
+        "{verb}: {} (from `{}`) into `{}`, mode {}\n",
+        report.snapshot.display(),
+        report.source_env,
+        report.target,
+        report.mode
+    );
+    let width = report
+        .tables
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    text.push_str(&format!(
+        "  {:<width$}  {:>8} {:>8} {:>8} {:>9}\n",
+        "model", "put", "update", "delete", "unchanged"
+    ));
+    for (model, plan) in &report.tables {
+        text.push_str(&format!(
+            "  {model:<width$}  {:>8} {:>8} {:>8} {:>9}{}\n",
+            plan.put,
+            plan.update,
+            plan.delete,
+            plan.unchanged,
+            match (plan.create, report.dry_run) {
+                (true, true) => "  (table will be created)",
+                (true, false) => "  (table created)",
+                _ => "",
+            }
+        ));
+    }
+    if !report.sections_not_restored.is_empty() {
+        text.push_str(&format!(
+            "not restored by this version: {} (only tables are restored)\n",
+            report.sections_not_restored.join(", ")
+        ));
+    }
+    if !report.dry_run {
+        text.push_str(&format!(
+            "written {} items, deleted {}\n",
+            report.written, report.deleted
+        ));
+        if let Some(backup) = &report.backup {
+            text.push_str(&format!("backup: {}\n", backup.display()));
+        }
+        if let Some(command) = &report.rollback_command {
+            text.push_str(&format!("to undo: {command}\n"));
+        }
+        for (model, verdict) in &report.verification {
+            text.push_str(&format!("  verify {model}: {verdict}\n"));
+        }
+    }
+    text
+}
+
+pub fn sidecar_text(status: &rtsnap::inspect::SidecarStatus) -> &'static str {
+    match status {
+        rtsnap::inspect::SidecarStatus::Matches => "matches",
+        rtsnap::inspect::SidecarStatus::Missing => "missing",
+    }
+}
+
+pub fn verify_text(file: &Path, report: &rtsnap::inspect::VerifyReport) -> String {
+    let mut text = format!(
+        "{}: sidecar {}",
+        file.display(),
+        sidecar_text(&report.sidecar)
+    );
+    match (&report.entries_verified, &report.summary) {
+        (Some(n), Some(summary)) => {
+            text.push_str(&format!(
+                "; all {n} entries verified against MANIFEST.json\n"
+            ));
+            summary.render(&mut text, true);
+        }
+        _ => text.push_str(" (no key given: entries not checked)\n"),
+    }
+    text
+}
+
+pub fn list_text(report: &rtsnap::list::ListReport) -> String {
+    if report.snapshots.is_empty() {
+        return format!("no snapshots in {}\n", report.dir.display());
+    }
+    let mut text = format!("snapshots in {}:\n", report.dir.display());
+    for s in &report.snapshots {
+        let kind = match s.kind {
+            rtsnap::list::SnapshotKind::Export => "export",
+            rtsnap::list::SnapshotKind::PreImportBackup => "pre-import backup",
+            rtsnap::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
+            rtsnap::list::SnapshotKind::Other => "other",
+        };
+        text.push_str(&format!(
+            "  {}  {:>10}  {}  {}{}\n",
+            s.modified,
+            rtsnap::report::human_bytes(s.size),
+            kind,
+            s.name,
+            if s.has_sidecar { "" } else { "  (no sidecar)" }
+        ));
+    }
+    text
+}
