@@ -40,7 +40,7 @@ pub enum AttrValue {
 /// Why a JSONL line is not a DynamoDB item.
 #[derive(Debug, thiserror::Error)]
 #[error("not a DynamoDB JSON item: {0}")]
-pub struct ItemParseError(String);
+pub struct ItemParseError(pub(crate) String);
 
 /// Parses one JSONL line (DynamoDB JSON) into an item.
 pub fn parse_item(line: &[u8]) -> Result<Item, ItemParseError> {
