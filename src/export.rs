@@ -197,26 +197,13 @@ pub(crate) async fn write_snapshot(
     }
     let (output, manifest) =
         written?.ok_or_else(|| Error::Failed("the archive was not finished".into()))?;
-    let (buffered, sha256) = output.finish();
-    let file = buffered.into_inner().map_err(|e| Error::Io {
-        context: format!("writing {}", path.display()),
-        source: e.into_error(),
-    })?;
-    let size = file
-        .metadata()
-        .map_err(Error::io("reading the new archive's size"))?
-        .len();
-    let file_path = staged.commit(file)?;
-    let sidecar = crate::pack::write_sidecar(&file_path, &sha256)?;
-    Ok(report(env, file_path, size, sha256, sidecar, &manifest))
+    let done = crate::pack::commit_archive(staged, output)?;
+    Ok(report(env, done, &manifest))
 }
 
 fn report(
     env: &Environment,
-    file: PathBuf,
-    size: u64,
-    sha256: String,
-    sidecar: PathBuf,
+    done: crate::pack::CommittedArchive,
     manifest: &Manifest,
 ) -> ExportReport {
     let tables: BTreeMap<String, u64> = manifest
@@ -228,10 +215,10 @@ fn report(
         env: env.name.clone(),
         total_items: tables.values().sum(),
         tables,
-        file,
-        size,
-        sha256,
-        sidecar,
+        file: done.file,
+        size: done.size,
+        sha256: done.sha256,
+        sidecar: done.sidecar,
     }
 }
 

@@ -58,25 +58,48 @@ pub fn pack(dir: &Path, dest: &Destination, key: &EncryptionKey) -> Result<PackR
         writer.add_entry(relative, size, BufReader::with_capacity(1 << 20, file))?;
     }
     let (output, manifest) = writer.finish()?;
+    let done = commit_archive(staged, output)?;
+    let summary =
+        SnapshotSummary::from_manifest(&crate::archive::parse_header(&header)?, &manifest);
+    Ok(PackReport {
+        file: done.file,
+        size: done.size,
+        sha256: done.sha256,
+        sidecar: done.sidecar,
+        summary,
+    })
+}
+
+/// A finished archive file: where it is, its size, its SHA-256 and its sidecar.
+pub(crate) struct CommittedArchive {
+    pub file: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub sidecar: PathBuf,
+}
+
+/// Flushes a finished archive's output, gives the staged file its final name and
+/// writes the sidecar from the hash taken while writing (no second read of the file).
+pub(crate) fn commit_archive(
+    staged: StagedFile,
+    output: HashingWriter<BufWriter<File>>,
+) -> Result<CommittedArchive> {
     let (buffered, sha256) = output.finish();
     let file = buffered.into_inner().map_err(|e| Error::Io {
-        context: format!("writing {}", dest.path.display()),
+        context: format!("writing {}", staged.target().display()),
         source: e.into_error(),
     })?;
     let size = file
         .metadata()
         .map_err(Error::io("reading the new archive's size"))?
         .len();
-    let written = staged.commit(file)?;
-    let sidecar = write_sidecar(&written, &sha256)?;
-    let summary =
-        SnapshotSummary::from_manifest(&crate::archive::parse_header(&header)?, &manifest);
-    Ok(PackReport {
-        file: written,
+    let file = staged.commit(file)?;
+    let sidecar = write_sidecar(&file, &sha256)?;
+    Ok(CommittedArchive {
+        file,
         size,
         sha256,
         sidecar,
-        summary,
     })
 }
 
