@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod pack;
 pub mod report;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub mod aws;

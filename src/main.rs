@@ -112,7 +112,13 @@ enum Command {
     /// Show a snapshot's header, counts, sizes and digests (verifies it completely).
     Inspect { file: PathBuf },
     /// Check a snapshot: the sidecar without a key; every entry against MANIFEST with one.
-    Verify { file: PathBuf },
+    Verify {
+        file: PathBuf,
+        /// Also compare the snapshot's tables with this environment, item by item
+        /// (exit 1 when they differ).
+        #[arg(long, value_name = "ENV")]
+        against: Option<String>,
+    },
     /// List the snapshots in the snapshot directory.
     List {
         /// Only this environment's snapshots.
@@ -146,7 +152,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = err.exit_code();
-            if json {
+            if json && !REPORT_PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
                 let message = rtsnap::mask::mask_secrets(&err.to_string());
                 let doc = serde_json::json!({ "error": message, "exit_code": code });
                 println!("{doc}");
@@ -159,6 +165,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Set once a report is on stdout: `--json` promises one document, so an error after
+/// a printed report (verify --against finding differences) adds nothing to stdout.
+static REPORT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn run(cli: Cli) -> Result<(), Error> {
     let out = Output {
@@ -295,7 +305,29 @@ fn run(cli: Cli) -> Result<(), Error> {
                 text
             })
         }
-        Command::Verify { file } => {
+        Command::Verify {
+            file,
+            against: Some(env),
+        } => {
+            let config = Config::discover(cli.config.as_deref())?;
+            let environment = config.environment(&env)?;
+            let file = resolve_snapshot(&file, &config.snapshot_dir());
+            let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
+            let report =
+                runtime()?.block_on(rtsnap::verify::verify_against(&file, &environment, &key))?;
+            out.emit(&report, || render::against_text(&report))?;
+            if !report.equal {
+                return Err(Error::Failed(format!(
+                    "`{env}` does not equal {} (see the differing keys above)",
+                    file.display()
+                )));
+            }
+            Ok(())
+        }
+        Command::Verify {
+            file,
+            against: None,
+        } => {
             let key = rtsnap::keys::decryption_key(cli.identity.as_deref())?;
             let report = rtsnap::inspect::verify(&file, key.as_ref())?;
             out.emit(&report, || verify_text(&file, &report))
@@ -443,6 +475,7 @@ impl Output {
         } else {
             write!(stdout, "{}", text())
         };
+        REPORT_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
         written.map_err(Error::io("writing to stdout"))
     }
 }

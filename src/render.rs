@@ -131,3 +131,42 @@ pub fn list_text(report: &rtsnap::list::ListReport) -> String {
     }
     text
 }
+
+pub fn against_text(report: &rtsnap::verify::AgainstReport) -> String {
+    let verdict = if report.equal {
+        "equals"
+    } else {
+        "DIFFERS from"
+    };
+    let mut text = format!("`{}` {verdict} {}\n", report.env, report.snapshot.display());
+    let width = report
+        .tables
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    for (model, t) in &report.tables {
+        text.push_str(&format!(
+            "  {model:<width$}  {:<18} snapshot {:>7}  target {:>7}",
+            t.status, t.snapshot_items, t.target_items
+        ));
+        if t.status == "differs" {
+            text.push_str(&format!(
+                "  missing {} different {} extra {}",
+                t.missing, t.different, t.extra
+            ));
+        }
+        text.push('\n');
+        for (kind, keys) in [
+            ("missing", &t.missing_keys),
+            ("different", &t.different_keys),
+            ("extra", &t.extra_keys),
+        ] {
+            for key in keys {
+                text.push_str(&format!("      {kind:<9} {key}\n"));
+            }
+        }
+    }
+    text
+}
