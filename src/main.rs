@@ -175,6 +175,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         json: cli.json,
         quiet: cli.quiet,
     };
+    let globals = Globals {
+        config: cli.config.clone(),
+        identity: cli.identity.clone(),
+        no_progress: cli.no_progress || cli.json,
+        quiet: cli.quiet,
+    };
     match cli.command {
         Command::Export {
             env,
@@ -223,16 +229,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 yes,
                 backup_label: "pre-import",
             };
-            run_import(
-                &cli.config,
-                cli.identity.as_deref(),
-                &out,
-                cli.no_progress || cli.json,
-                cli.quiet,
-                Some(file),
-                &target,
-                options,
-            )
+            run_import(&globals, &out, Some(file), &target, options)
         }
         Command::Rollback { env, confirm, yes } => {
             let options = rtsnap::import::ImportOptions {
@@ -241,16 +238,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 backup_label: "pre-rollback",
                 ..Default::default()
             };
-            run_import(
-                &cli.config,
-                cli.identity.as_deref(),
-                &out,
-                cli.no_progress || cli.json,
-                cli.quiet,
-                None,
-                &env,
-                options,
-            )
+            run_import(&globals, &out, None, &env, options)
         }
         Command::Pack {
             dir,
@@ -381,19 +369,29 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::io("starting the async runtime"))
 }
 
-/// Import and rollback: rollback is an exact import of the newest pre-import backup.
-#[allow(clippy::too_many_arguments)]
-fn run_import(
-    config: &Option<PathBuf>,
-    identity: Option<&Path>,
-    out: &Output,
+/// The global flags an operation needs beyond its own arguments.
+struct Globals {
+    config: Option<PathBuf>,
+    identity: Option<PathBuf>,
+    /// `--no-progress`, or `--json` (which keeps the terminal quiet too).
     no_progress: bool,
     quiet: bool,
+}
+
+/// Import and rollback: rollback is an exact import of the newest pre-import backup.
+fn run_import(
+    globals: &Globals,
+    out: &Output,
     file: Option<PathBuf>,
     target: &str,
     options: rtsnap::import::ImportOptions,
 ) -> Result<(), Error> {
-    let config = Config::discover(config.as_deref())?;
+    let (identity, no_progress, quiet) = (
+        globals.identity.as_deref(),
+        globals.no_progress,
+        globals.quiet,
+    );
+    let config = Config::discover(globals.config.as_deref())?;
     let environment = config.environment(target)?;
     let snapshot_dir = config.snapshot_dir();
     let file = match file {
