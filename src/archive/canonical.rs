@@ -24,59 +24,116 @@ pub struct NumberError(String);
 ///
 /// Examples: `2.50` → `25e-1`, `100` → `1e2`, `-0.0` → `0`, `0.001` → `1e-3`.
 pub fn normalize_number(text: &str) -> Result<String, NumberError> {
-    let bad = || NumberError(text.to_owned());
-    let (negative, rest) = match text.as_bytes().first() {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    if !push_canonical_number(text.as_bytes(), &mut out) {
+        return Err(NumberError(text.to_owned()));
+    }
+    // Only ASCII digits, `-` and `e` were pushed.
+    String::from_utf8(out).map_err(|_| NumberError(text.to_owned()))
+}
+
+/// Appends the canonical spelling of the number `text` to `out` (see
+/// [`normalize_number`]); returns `false`, with `out` unchanged, if `text` is not a
+/// number. Allocation-free, because the item hasher calls it for every number it sees.
+pub(crate) fn push_canonical_number(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let (negative, rest) = match text.first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(at) => (
-            &rest[..at],
-            parse_exponent(&rest[at + 1..]).ok_or_else(bad)?,
-        ),
+    let (mantissa, exponent) = match rest.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(at) => match parse_exponent(&rest[at + 1..]) {
+            Some(exponent) => (&rest[..at], exponent),
+            None => return false,
+        },
         None => (rest, 0),
     };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (int_part, frac_part) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(at) => (&mantissa[..at], &mantissa[at + 1..]),
+        None => (mantissa, &[][..]),
+    };
+    let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     if (int_part.is_empty() && frac_part.is_empty())
         || !all_digits(int_part)
         || !all_digits(frac_part)
     {
-        return Err(bad());
+        return false;
     }
-    let digits: String = int_part.chars().chain(frac_part.chars()).collect();
-    let mut exponent = exponent - frac_part.len() as i64;
-    let significant = digits.trim_start_matches('0');
-    if significant.is_empty() {
-        return Ok(String::from("0"));
-    }
-    let trimmed = significant.trim_end_matches('0');
-    exponent += (significant.len() - trimmed.len()) as i64;
-    let mut out = String::with_capacity(trimmed.len() + 8);
+    // The digits are int_part then frac_part: find the first and last non-zero digit
+    // of that sequence, as (part, index) pairs, without joining the two.
+    let nonzero = |d: &u8| *d != b'0';
+    let first = match int_part.iter().position(nonzero) {
+        Some(i) => (int_part, i),
+        None => match frac_part.iter().position(nonzero) {
+            Some(i) => (frac_part, i),
+            None => {
+                out.push(b'0');
+                return true;
+            }
+        },
+    };
+    let (last, trailing_zeros) = match frac_part.iter().rposition(nonzero) {
+        Some(i) => ((frac_part, i), frac_part.len() - 1 - i),
+        None => {
+            // first was found, so int_part has a non-zero digit
+            let i = int_part.iter().rposition(nonzero).unwrap_or(0);
+            ((int_part, i), frac_part.len() + int_part.len() - 1 - i)
+        }
+    };
+    let exponent = exponent - frac_part.len() as i64 + trailing_zeros as i64;
     if negative {
-        out.push('-');
+        out.push(b'-');
     }
-    out.push_str(trimmed);
+    let same_part = std::ptr::eq(first.0, last.0);
+    if same_part {
+        out.extend_from_slice(&first.0[first.1..=last.1]);
+    } else {
+        // first in int_part, last in frac_part
+        out.extend_from_slice(&int_part[first.1..]);
+        out.extend_from_slice(&frac_part[..=last.1]);
+    }
     if exponent != 0 {
-        out.push('e');
-        out.push_str(&exponent.to_string());
+        out.push(b'e');
+        push_decimal(exponent, out);
     }
-    Ok(out)
+    true
+}
+
+/// Appends `value` in decimal (with `-` when negative), without going through `fmt`.
+fn push_decimal(value: i64, out: &mut Vec<u8>) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Parses an exponent, refusing values far outside DynamoDB's range so that the
 /// arithmetic above cannot overflow.
-fn parse_exponent(text: &str) -> Option<i64> {
-    let (sign, digits) = match text.as_bytes().first()? {
+fn parse_exponent(text: &[u8]) -> Option<i64> {
+    let (sign, digits) = match text.first()? {
         b'-' => (-1, &text[1..]),
         b'+' => (1, &text[1..]),
         _ => (1, text),
     };
-    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits.parse::<i64>().ok().map(|v| sign * v)
+    Some(
+        sign * digits
+            .iter()
+            .fold(0i64, |v, d| v * 10 + i64::from(d - b'0')),
+    )
 }
 
 /// The canonical encoding of an item: compact JSON, attribute and map keys in byte

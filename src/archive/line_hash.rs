@@ -1,10 +1,17 @@
 //! The item hash straight from a JSONL line, without building an [`Item`].
 //!
 //! Packing and verifying hash every item of every table; building a `BTreeMap` of owned
-//! strings per item made that the slowest stage of the pipeline. This path parses with
-//! borrowed strings and writes the canonical encoding (docs/format.md §6) directly into
-//! a reused buffer. It must give exactly the bytes `canonical::canonical_item` gives;
-//! the tests below compare the two on every fixture item and on edge cases.
+//! strings per item made that the slowest stage of the pipeline. Two paths, both
+//! without an `Item`:
+//!
+//! - most lines are already in canonical shape, and [`CanonicalScanner`] gets their
+//!   canonical encoding in one pass over the bytes (see its module);
+//! - every other line is parsed here with borrowed strings, and its canonical encoding
+//!   (docs/format.md §6) written into a reused buffer. This path also words the error
+//!   for a line that is not an item.
+//!
+//! Both must give exactly the bytes `canonical::canonical_item` gives; the tests below
+//! compare them on every fixture item, on edge cases and on random items.
 //!
 //! Why borrowed strings can be copied as they are: serde_json only borrows a string that
 //! contains no escape sequence, and valid JSON cannot hold a raw `"`, `\` or control
@@ -20,17 +27,28 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::canonical::normalize_number;
+use super::canonical_scan::{CanonicalScanner, Scan};
 use super::item::ItemParseError;
 
 /// Reusable scratch space for [`LineHasher::hash`].
 #[derive(Default)]
 pub struct LineHasher {
     out: Vec<u8>,
+    scanner: CanonicalScanner,
 }
 
 impl LineHasher {
     /// The SHA-256 of the canonical encoding of the item on `line`.
     pub fn hash(&mut self, line: &[u8]) -> Result<[u8; 32], ItemParseError> {
+        match self.scanner.scan(line) {
+            Scan::Canonical => Ok(Sha256::digest(line).into()),
+            Scan::Rewritten => Ok(Sha256::digest(self.scanner.rewritten()).into()),
+            Scan::Unsure => self.hash_parsed(line),
+        }
+    }
+
+    /// The general path: parse, then write the canonical encoding.
+    fn hash_parsed(&mut self, line: &[u8]) -> Result<[u8; 32], ItemParseError> {
         let bad = |e: String| ItemParseError(e);
         let mut de = serde_json::Deserializer::from_slice(line);
         let map = RawMap::deserialize(&mut de).map_err(|e| bad(e.to_string()))?;

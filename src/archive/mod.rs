@@ -6,6 +6,7 @@
 //! entry's SHA-256 and each table's item count and order-independent content digest.
 
 pub mod canonical;
+mod canonical_scan;
 pub mod crypto;
 mod error;
 mod hashing;
@@ -14,6 +15,8 @@ pub mod item;
 pub mod layout;
 mod line_hash;
 mod lines;
+#[cfg(test)]
+mod random_items;
 mod reader;
 pub mod schema;
 pub mod sidecar;
