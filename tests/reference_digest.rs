@@ -240,3 +240,47 @@ fn reference_and_rtsnap_agree_on_tricky_items() {
     let rtsnap = ws.rtsnap_tables(&snapshot, "tricky.rtsnap");
     assert_same_tables(&reference, &rtsnap);
 }
+
+/// Tables over 1 MiB are digested on a helper thread, mostly by the one-pass scanner
+/// (canonical-shaped lines) and partly by the parser (the tricky items): both sides of
+/// rtsnap (pack and inspect) must still agree with the reference.
+#[test]
+fn reference_and_rtsnap_agree_on_a_table_digested_on_a_helper_thread() {
+    let ws = Workspace::new();
+    let snapshot = ws.path("big");
+    let dir = snapshot.join("tables/Big");
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(
+        fixture_dir().join("rtsnap.json"),
+        snapshot.join("rtsnap.json"),
+    )
+    .unwrap();
+    fs::copy(
+        fixture_dir().join("tables/Contact/schema.json"),
+        dir.join("schema.json"),
+    )
+    .unwrap();
+    let tricky = tricky_items();
+    let mut body = String::new();
+    for entry in fs::read_dir(fixture_dir().join("tables")).unwrap() {
+        let items = fs::read_to_string(entry.unwrap().path().join("items-000001.jsonl")).unwrap();
+        for (i, line) in items.lines().enumerate() {
+            body.push_str(line);
+            body.push('\n');
+            if i % 50 == 0 {
+                body.push_str(&tricky[i / 50 % tricky.len()]);
+                body.push('\n');
+            }
+        }
+    }
+    assert!(
+        body.len() > 1 << 20,
+        "{} bytes: below the thread threshold",
+        body.len()
+    );
+    fs::write(dir.join("items-000001.jsonl"), &body).unwrap();
+    let reference = reference_tables(&snapshot);
+    assert_eq!(reference["Big"].0, body.lines().count() as u64);
+    let rtsnap = ws.rtsnap_tables(&snapshot, "big.rtsnap");
+    assert_same_tables(&reference, &rtsnap);
+}

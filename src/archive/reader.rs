@@ -18,7 +18,7 @@ use super::error::ArchiveError;
 use super::hashing::HashingReader;
 use super::header::{Header, Manifest, ManifestEntry, FORMAT_NAME, FORMAT_VERSION};
 use super::layout::{order_key, EntryKind, HEADER_PATH};
-use super::lines::{LineMode, LineObserver, ObservedReader};
+use super::lines::{observe, LineMode, LineObserver};
 
 /// The header and manifest are small documents; anything larger is not ours.
 const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -224,29 +224,20 @@ impl WalkState {
         };
         let mut observer = mode.map(|m| LineObserver::new(m, path));
         let mut hashing = HashingReader::new(entry);
-        let outcome = {
-            let mut observed = ObservedReader {
-                inner: &mut hashing,
-                observer: observer.as_mut(),
-            };
-            let visited = visit(
+        let outcome = observe(observer.as_mut(), size, &mut hashing, |observed| {
+            visit(
                 header,
                 EntryView {
                     path,
                     kind,
                     size,
-                    data: &mut observed,
+                    data: observed,
                 },
-            );
-            visited.and_then(|()| {
-                io::copy(&mut observed, &mut io::sink())
-                    .map(|_| ())
-                    .map_err(ArchiveError::io(format!("reading {path}")))
-            })
-        };
-        if let Some(err) = observer.as_mut().and_then(LineObserver::take_error) {
-            return Err(err);
-        }
+            )?;
+            io::copy(observed, &mut io::sink())
+                .map(|_| ())
+                .map_err(ArchiveError::io(format!("reading {path}")))
+        })?;
         outcome?;
         if let Some(o) = observer.as_mut() {
             o.finish()?;

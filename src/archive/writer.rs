@@ -20,7 +20,7 @@ use super::item::{item_to_json, Item};
 use super::layout::{
     items_path, order_key, schema_path, EntryKind, HEADER_PATH, MANIFEST_PATH, MAX_CHUNK_BYTES,
 };
-use super::lines::{LineMode, LineObserver, ObservedReader};
+use super::lines::{observe, LineMode, LineObserver};
 
 type Compressed<W> = zstd::Encoder<'static, age::stream::StreamWriter<W>>;
 
@@ -204,17 +204,10 @@ impl<W: Write> SnapshotWriter<W> {
             .filter(|_| !pre_counted)
             .map(|m| LineObserver::new(m, path));
         let mut hashing = HashingReader::new(data.take(size));
-        let result = {
-            let observed = ObservedReader {
-                inner: &mut hashing,
-                observer: observer.as_mut(),
-            };
+        observe(observer.as_mut(), size, &mut hashing, |observed| {
             self.append_tar(path, size, observed)
-        };
-        if let Some(err) = observer.as_mut().and_then(LineObserver::take_error) {
-            return Err(err);
-        }
-        result.map_err(ArchiveError::io(format!("writing {path} into the archive")))?;
+        })?
+        .map_err(ArchiveError::io(format!("writing {path} into the archive")))?;
         if let Some(observer) = observer.as_mut() {
             observer.finish()?;
         }
