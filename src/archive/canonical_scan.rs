@@ -373,29 +373,11 @@ fn canonical_escape(rest: &[u8]) -> Option<usize> {
     }
 }
 
-/// The index of the first `"` or `\\` in `bytes`, eight bytes at a time.
+/// The index of the first `"` or `\\` in `bytes` (memchr's SIMD search: measured a
+/// little faster than an eight-bytes-at-a-time loop on the benchmark data).
 #[inline]
 fn find_quote_or_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` is flagged when it is zero; only the lowest flag is exact, which is
-    // the one used (borrows can flag bytes above a real hit, never below one).
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut offset = 0;
-    while let Some(chunk) = bytes.get(offset..offset + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let hits = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            return Some(offset + (hits.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    bytes[offset..]
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\')
-        .map(|i| offset + i)
+    memchr::memchr2(b'"', b'\\', bytes)
 }
 
 #[cfg(test)]
