@@ -373,7 +373,7 @@ fn canonical_escape(rest: &[u8]) -> Option<usize> {
     }
 }
 
-/// The index of the first `"` or `\\` in `bytes` (memchr's SIMD search: measured a
+/// The index of the first `"` or `\` in `bytes` (memchr's SIMD search: measured a
 /// little faster than an eight-bytes-at-a-time loop on the benchmark data).
 #[inline]
 fn find_quote_or_escape(bytes: &[u8]) -> Option<usize> {
