@@ -171,13 +171,33 @@ impl Cursor<'_, '_> {
                 }
             }
             previous = Some(name);
-            self.expect(b':')?;
-            self.value(depth + 1)?;
+            self.attribute_value(depth + 1)?;
             if self.eat(b'}') {
                 return Some(());
             }
             self.expect(b',')?;
         }
+    }
+
+    /// The `:` after a name and the attribute's value. `S` and `N` values, most of any
+    /// item, are recognised by their whole prefix `:{"S":"` at once.
+    fn attribute_value(&mut self, depth: usize) -> Step {
+        match self.line.get(self.pos..self.pos + 7) {
+            Some(br#":{"S":""#) => {
+                self.pos += 6;
+                self.string()?;
+            }
+            Some(br#":{"N":""#) => {
+                self.pos += 6;
+                let (start, end) = self.plain_string()?;
+                self.number(start, end)?;
+            }
+            _ => {
+                self.expect(b':')?;
+                return self.value(depth);
+            }
+        }
+        self.expect(b'}')
     }
 
     /// One attribute value: an object with exactly one type tag.
@@ -228,12 +248,15 @@ impl Cursor<'_, '_> {
     /// A number: replaced by its canonical spelling where that differs.
     fn number(&mut self, start: usize, end: usize) -> Step {
         let line = self.line;
+        if is_canonical_integer(&line[start..end]) {
+            return Some(());
+        }
         let buffers = &mut *self.buffers;
         buffers.scratch.clear();
         if !push_canonical_number(&line[start..end], &mut buffers.scratch) {
             return None;
         }
-        if buffers.scratch[..] != line[start..end] {
+        if !same_bytes(&buffers.scratch, &line[start..end]) {
             buffers.out.extend_from_slice(&line[self.copied..start]);
             buffers.out.extend_from_slice(&buffers.scratch);
             self.copied = end;
@@ -311,11 +334,15 @@ impl Cursor<'_, '_> {
         Some(())
     }
 
-    /// A string without any escape: returns the range of its contents.
+    /// A string without any escape (a name, a number, base64): returns the range of
+    /// its contents. These are short, so a plain loop beats a call to `memchr`.
     fn plain_string(&mut self) -> Step<(usize, usize)> {
         self.expect(b'"')?;
         let start = self.pos;
-        let end = start + find_quote_or_escape(&self.line[start..])?;
+        let length = self.line[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        let end = start + length;
         if self.line[end] != b'"' {
             return None;
         }
@@ -335,6 +362,25 @@ impl Cursor<'_, '_> {
             self.pos = at + 1 + canonical_escape(&self.line[at + 1..])?;
         }
     }
+}
+
+/// Whether `text` is an integer already in canonical form (`0`, or an optional `-` and
+/// digits with neither a leading nor a trailing zero), the commonest number: then no
+/// normalising is needed.
+#[inline]
+fn is_canonical_integer(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    match (digits.first(), digits.last()) {
+        (Some(b'0'), _) => text == b"0",
+        (Some(b'1'..=b'9'), Some(b'1'..=b'9')) => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
+}
+
+/// Byte equality of two short slices, inline (numbers are a few bytes long).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Whether `a` sorts strictly before `b` by bytes. Attribute names are short and
@@ -383,6 +429,7 @@ fn find_quote_or_escape(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::archive::canonical::normalize_number;
 
     fn scan(line: &str) -> (Scan, String) {
         let mut scanner = CanonicalScanner::default();
@@ -469,6 +516,19 @@ mod tests {
                 .map(|i| [b' ', b'!', b'#', b'[', b']', 0x7f, 0xc3, 0x00][i % 8])
                 .collect();
             assert_eq!(find_quote_or_escape(&plain), None, "len {len}");
+        }
+    }
+
+    #[test]
+    fn canonical_integers_are_recognised_exactly() {
+        for text in ["0", "7", "-7", "12", "101", "-909"] {
+            assert!(is_canonical_integer(text.as_bytes()), "{text}");
+            assert_eq!(normalize_number(text).unwrap(), text);
+        }
+        for text in [
+            "", "-", "-0", "00", "07", "10", "-10", "1.5", "1e2", "+1", "1 ", "٣",
+        ] {
+            assert!(!is_canonical_integer(text.as_bytes()), "{text}");
         }
     }
 
