@@ -21,8 +21,12 @@ use base64::Engine as _;
 
 use super::canonical::push_canonical_number;
 
-/// Deeper nesting than this goes to the general parser (DynamoDB allows 32 levels).
-const MAX_DEPTH: usize = 64;
+/// Deeper nesting than this goes to the general parser, which then decides. It must
+/// stay well inside serde_json's recursion limit (128 JSON containers), or the scanner
+/// would accept an item that the parser (and so import) refuses: each level counted
+/// here is two containers there (the value object and its `M` or `L`). DynamoDB
+/// itself allows 32 levels.
+const MAX_DEPTH: usize = 32;
 
 /// The type tags the scanner handles. `BS` (rare) and anything unknown are left to
 /// the general parser.
@@ -484,15 +488,53 @@ mod tests {
         ] {
             assert_eq!(scan(line).0, Scan::Unsure, "{line}");
         }
-        let mut deep = String::new();
-        for _ in 0..40 {
-            deep.push_str(r#"{"a":{"L":["#);
-        }
-        assert_eq!(scan(&deep).0, Scan::Unsure);
         assert_eq!(
             CanonicalScanner::default().scan(b"{\"a\":{\"S\":\"\xff\"}}"),
             Scan::Unsure
         );
+    }
+
+    /// An item with `levels` nested lists (`{"a":{"L":[{"L":[…]}]}}`) or maps
+    /// (`{"a":{"M":{"a":{"M":…}}}}`) around one string.
+    fn nested(levels: usize, map: bool) -> String {
+        if map {
+            let inner = r#"{"s":{"S":"x"}}"#;
+            format!(
+                "{}{inner}{}",
+                r#"{"a":{"M":"#.repeat(levels),
+                "}}".repeat(levels)
+            )
+        } else {
+            let inner = r#"{"S":"x"}"#;
+            format!(
+                r#"{{"a":{}{inner}{}}}"#,
+                r#"{"L":["#.repeat(levels),
+                "]}".repeat(levels)
+            )
+        }
+    }
+
+    // Regression (review of the scanner): at 63 and 64 levels the scanner said
+    // Canonical while the parser refused the line for its depth.
+    #[test]
+    fn deep_nesting_agrees_with_the_parser_at_every_depth() {
+        use crate::archive::canonical::canonical_item;
+        use crate::archive::item::parse_item;
+        for levels in 1..=80 {
+            for map in [false, true] {
+                let line = nested(levels, map);
+                let (result, rewritten) = scan(&line);
+                let general = parse_item(line.as_bytes()).map(|i| canonical_item(&i).unwrap());
+                match (result, general) {
+                    (Scan::Unsure, _) => assert!(levels >= MAX_DEPTH - 1, "{levels} levels"),
+                    (Scan::Canonical, Ok(bytes)) => assert_eq!(bytes, line.as_bytes()),
+                    (Scan::Rewritten, Ok(bytes)) => assert_eq!(bytes, rewritten.as_bytes()),
+                    (decided, Err(e)) => panic!("{levels} levels: scanner {decided:?}, parser {e}"),
+                }
+            }
+        }
+        assert_eq!(scan(&nested(20, false)).0, Scan::Canonical);
+        assert_eq!(scan(&nested(40, true)).0, Scan::Unsure);
     }
 
     #[test]
