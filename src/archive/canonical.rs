@@ -60,12 +60,12 @@ pub(crate) fn push_canonical_number(text: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     // The digits are int_part then frac_part: find the first and last non-zero digit
-    // of that sequence, as (part, index) pairs, without joining the two.
+    // of that sequence, each as (in int_part?, index), without joining the two parts.
     let nonzero = |d: &u8| *d != b'0';
     let first = match int_part.iter().position(nonzero) {
-        Some(i) => (int_part, i),
+        Some(i) => (true, i),
         None => match frac_part.iter().position(nonzero) {
-            Some(i) => (frac_part, i),
+            Some(i) => (false, i),
             None => {
                 out.push(b'0');
                 return true;
@@ -73,24 +73,25 @@ pub(crate) fn push_canonical_number(text: &[u8], out: &mut Vec<u8>) -> bool {
         },
     };
     let (last, trailing_zeros) = match frac_part.iter().rposition(nonzero) {
-        Some(i) => ((frac_part, i), frac_part.len() - 1 - i),
+        Some(i) => ((false, i), frac_part.len() - 1 - i),
         None => {
             // first was found, so int_part has a non-zero digit
             let i = int_part.iter().rposition(nonzero).unwrap_or(0);
-            ((int_part, i), frac_part.len() + int_part.len() - 1 - i)
+            ((true, i), frac_part.len() + int_part.len() - 1 - i)
         }
     };
     let exponent = exponent - frac_part.len() as i64 + trailing_zeros as i64;
     if negative {
         out.push(b'-');
     }
-    let same_part = std::ptr::eq(first.0, last.0);
-    if same_part {
-        out.extend_from_slice(&first.0[first.1..=last.1]);
-    } else {
-        // first in int_part, last in frac_part
-        out.extend_from_slice(&int_part[first.1..]);
-        out.extend_from_slice(&frac_part[..=last.1]);
+    match (first, last) {
+        ((true, f), (true, l)) => out.extend_from_slice(&int_part[f..=l]),
+        ((false, f), (false, l)) => out.extend_from_slice(&frac_part[f..=l]),
+        ((_, f), (_, l)) => {
+            // first in int_part, last in frac_part
+            out.extend_from_slice(&int_part[f..]);
+            out.extend_from_slice(&frac_part[..=l]);
+        }
     }
     if exponent != 0 {
         out.push(b'e');

@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::canonical::TableDigest;
 use super::error::ArchiveError;
@@ -127,7 +127,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// Runs `body` with a reader over `inner` of which `observer` sees every byte, and
 /// returns `body`'s result, unless the observer rejected a line: that error wins over
-/// whatever it made `body` fail with. The caller still calls [`LineObserver::finish`].
+/// whatever it made `body` fail with (on the helper thread the observer may have seen up
+/// to one chunk more than `body` read). The caller still calls [`LineObserver::finish`].
 ///
 /// Why a helper thread: hashing every item is as much work as everything else the
 /// calling thread does (reading, hashing the entry, feeding zstd, encrypting), so on two
@@ -139,8 +140,10 @@ pub(crate) fn observe<T, E>(
     inner: &mut dyn Read,
     body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
 ) -> Result<Result<T, E>, ArchiveError> {
-    let threaded =
-        size >= THREAD_MIN_BYTES && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    static MANY_CPUS: OnceLock<bool> = OnceLock::new();
+    let many_cpus =
+        *MANY_CPUS.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
+    let threaded = size >= THREAD_MIN_BYTES && many_cpus;
     match observer {
         Some(observer) if threaded => observe_on_helper(observer, inner, body),
         observer => {
@@ -180,6 +183,7 @@ fn observe_on_helper<T, E>(
             chunk: Arc::new(Vec::new()),
             at: 0,
             rejected: flag,
+            pending: None,
         };
         let result = body(&mut tee);
         drop(tee); // closes the channel: the helper finishes the queued chunks and ends
@@ -203,23 +207,37 @@ struct TeeReader<'a> {
     chunk: Arc<Vec<u8>>,
     at: usize,
     rejected: &'a AtomicBool,
+    /// A read error that came after some bytes of the current chunk.
+    pending: Option<io::Error>,
 }
 
 impl TeeReader<'_> {
     fn fill(&mut self) -> io::Result<()> {
+        if let Some(error) = self.pending.take() {
+            return Err(error);
+        }
         if self.rejected.load(Ordering::Acquire) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid line"));
         }
         let mut chunk = Vec::with_capacity(CHUNK_BYTES);
-        (&mut self.inner)
+        // On an error, read_to_end keeps what it read before: those bytes are still
+        // served and observed, and the error comes at the next fill.
+        let read = (&mut self.inner)
             .take(CHUNK_BYTES as u64)
-            .read_to_end(&mut chunk)?;
+            .read_to_end(&mut chunk);
         self.chunk = Arc::new(chunk);
         self.at = 0;
         if !self.chunk.is_empty() && self.sender.send(Arc::clone(&self.chunk)).is_err() {
             return Err(io::Error::other("the line checker stopped"));
         }
-        Ok(())
+        match read {
+            Err(error) if self.chunk.is_empty() => Err(error),
+            Err(error) => {
+                self.pending = Some(error);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
     }
 }
 
@@ -334,6 +352,36 @@ mod tests {
             err.contains("line 40000") && err.contains("no newline"),
             "{err}"
         );
+    }
+
+    /// Serves `data`, then fails (like a damaged archive read mid-entry).
+    struct FailsAfter<'a>(&'a [u8]);
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.0.len()).min(10_000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn bytes_read_before_an_error_are_served_and_observed_then_the_error() {
+        let data = entry(None);
+        let cut = CHUNK_BYTES * 2 + 12_345; // mid-chunk
+        let mut observer = LineObserver::new(LineMode::Items, "tables/T/items-000001.jsonl");
+        let mut input = FailsAfter(&data[..cut]);
+        let mut served = Vec::new();
+        let result = observe_on_helper(&mut observer, &mut input, |r| r.read_to_end(&mut served));
+        let error = result.unwrap().unwrap_err();
+        assert_eq!(error.to_string(), "the disk went away");
+        assert_eq!(served, &data[..cut]);
+        let whole_lines = data[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
+        assert_eq!(observer.lines, whole_lines);
     }
 
     #[test]
