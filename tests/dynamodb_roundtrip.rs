@@ -2,7 +2,9 @@
 //! an independent SDK client sees them: every DynamoDB type (nested binary and binary
 //! sets included), 38-digit numbers, ~350 KB items, a sort key and a GSI, a table of
 //! 5,000+ items (several scan pages and parallel segments) and an empty table. Each
-//! scenario runs against moto and against dynalite (real DynamoDB validation).
+//! scenario runs against moto and against dynalite (real DynamoDB validation). Two of
+//! the tables fill an items chunk of more than 1 MiB, so import reads them through the
+//! helper-thread path of the archive reader (`src/archive/lines.rs`).
 
 mod common;
 
@@ -129,6 +131,25 @@ async fn round_trip(server: Server) {
     assert_eq!(export["tables"]["Large"], 3);
     assert_eq!(export["tables"]["Many"], 5_200);
     assert_eq!(export["tables"]["Empty"], 0);
+    // Large and Many each fill one items chunk of over 1 MiB: entries from that size on
+    // are digested on a helper thread, while reading as well as while writing.
+    let out = world.rtsnap(&["unpack", "snap.rtsnap", "unpacked"]);
+    assert!(
+        out.status.success(),
+        "unpack: {}",
+        common::world::stderr(&out)
+    );
+    for model in ["Large", "Many"] {
+        let chunk = world
+            .dir
+            .path()
+            .join(format!("unpacked/tables/{model}/items-000001.jsonl"));
+        let size = std::fs::metadata(&chunk).unwrap().len();
+        assert!(
+            size > 1 << 20,
+            "{model}: a {size}-byte chunk is below 1 MiB"
+        );
+    }
 
     let import = world.rtsnap_json(&[
         "import",
