@@ -15,7 +15,8 @@
 //! [`Scan::Unsure`] and the caller uses the general parser, which also produces the
 //! precise error for a malformed line. So the scanner never decides that a line is bad,
 //! and where it decides a line is good its bytes equal the general path's (tested on every
-//! fixture item and on random items, respelled and corrupted, in `line_hash.rs`).
+//! fixture item in `line_hash.rs`, on random items, respelled and corrupted, in
+//! `random_items.rs`, and at every nesting depth below).
 
 use base64::Engine as _;
 
