@@ -158,11 +158,7 @@ impl Cursor<'_, '_> {
 
     /// An object of attribute values (an item or an `M`), names strictly increasing.
     fn map(&mut self, depth: usize) -> Step {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.expect(b'{')?;
-        if self.eat(b'}') {
+        if self.enter(depth, b'{', b'}')? {
             return Some(());
         }
         let mut previous: Option<(usize, usize)> = None;
@@ -184,31 +180,40 @@ impl Cursor<'_, '_> {
         }
     }
 
+    /// Enters a map or list: checks the nesting depth and the opening byte, and says
+    /// whether the container is empty (its closing byte follows at once).
+    fn enter(&mut self, depth: usize, open: u8, close: u8) -> Step<bool> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.expect(open)?;
+        Some(self.eat(close))
+    }
+
     /// The `:` after a name and the attribute's value. `S` and `N` values, most of any
     /// item, are recognised by their whole prefix `:{"S":"` at once.
     fn attribute_value(&mut self, depth: usize) -> Step {
-        match self.line.get(self.pos..self.pos + 7) {
-            Some(br#":{"S":""#) => {
-                self.pos += 6;
-                self.string()?;
-            }
-            Some(br#":{"N":""#) => {
-                self.pos += 6;
-                let (start, end) = self.plain_string()?;
-                self.number(start, end)?;
-            }
+        let tag = match self.line.get(self.pos..self.pos + 7) {
+            Some(br#":{"S":""#) => Tag::S,
+            Some(br#":{"N":""#) => Tag::N,
             _ => {
                 self.expect(b':')?;
                 return self.value(depth);
             }
-        }
-        self.expect(b'}')
+        };
+        self.pos += 6;
+        self.tagged(tag, depth)
     }
 
     /// One attribute value: an object with exactly one type tag.
     fn value(&mut self, depth: usize) -> Step {
         let (tag, len) = tag_at(&self.line[self.pos..])?;
         self.pos += len;
+        self.tagged(tag, depth)
+    }
+
+    /// The rest of a value object after its `{"<TAG>":`, closing `}` included.
+    fn tagged(&mut self, tag: Tag, depth: usize) -> Step {
         match tag {
             Tag::S => self.string()?,
             Tag::N => {
@@ -234,11 +239,7 @@ impl Cursor<'_, '_> {
     }
 
     fn list(&mut self, depth: usize) -> Step {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        self.expect(b'[')?;
-        if self.eat(b']') {
+        if self.enter(depth, b'[', b']')? {
             return Some(());
         }
         loop {
