@@ -58,4 +58,11 @@ impl Error {
     }
 }
 
+/// An AWS call that failed: its message names the operation and the resource.
+impl From<crate::aws::AwsError> for Error {
+    fn from(e: crate::aws::AwsError) -> Self {
+        Error::Failed(e.to_string())
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

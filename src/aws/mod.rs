@@ -3,6 +3,15 @@
 
 pub mod dynamodb;
 
+/// The retry policy shared by every service: rtsnap retries only what is worth
+/// retrying (throttling, `UnprocessedItems`, Cognito's rate limits), with capped
+/// exponential backoff and full jitter; the SDK's own retries cover transient
+/// network and 5xx errors underneath.
+const BACKOFF_BASE: Duration = Duration::from_millis(50);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+
+use std::time::Duration;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::Environment;
@@ -88,4 +97,16 @@ pub async fn sdk_config(env: &Environment) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let fraction = (hasher.finish() % 10_000) as f64 / 10_000.0;
+    ceiling.mul_f64(fraction)
 }

@@ -21,7 +21,7 @@ use convert::{
 };
 pub use convert::{item_from_sdk, item_to_sdk};
 
-use super::{service_error, AwsError};
+use super::{backoff, service_error, AwsError};
 use crate::archive::item::Item;
 use crate::archive::schema::TableSchema;
 
@@ -29,8 +29,6 @@ use crate::archive::schema::TableSchema;
 pub const BATCH_SIZE: usize = 25;
 /// Attempts per batch before the import gives up on the items still unwritten.
 const WRITE_ATTEMPTS: u32 = 12;
-const BACKOFF_BASE: Duration = Duration::from_millis(50);
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
 
 /// A DynamoDB client for one environment.
 #[derive(Clone)]
@@ -375,18 +373,6 @@ impl Dynamo {
             last_error,
         })
     }
-}
-
-/// Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
-fn backoff(attempt: u32) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(attempt);
-    let fraction = (hasher.finish() % 10_000) as f64 / 10_000.0;
-    ceiling.mul_f64(fraction)
 }
 
 fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::error::BuildError> {

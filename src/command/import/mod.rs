@@ -9,27 +9,24 @@
 //! interrupted import followed by a re-run ends exactly equal to the snapshot.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::archive::schema::TableSchema;
-use crate::archive::{DecryptionKey, EncryptionKey, EntryKind, Header, Manifest, SnapshotReader};
+use crate::archive::{DecryptionKey, EncryptionKey, Manifest};
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::plan::{diff, Selection, TablePlan};
 use crate::progress::Progress;
+use crate::section::tables::target::{check_target, index_targets, verify_target};
+use crate::section::tables::{self, diff, Selection, TablePlan};
+use crate::snapshot::read_verified;
 
+mod rollback;
 mod safety;
-mod target;
-mod write;
 
-pub use safety::latest_backup;
+pub use rollback::latest_backup;
 use safety::{backup, confirm};
-use target::{check_target, index_targets, verify_target};
 
 /// How to import.
 #[derive(Debug, Clone, Default)]
@@ -103,7 +100,7 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let progress = ctx.progress;
     progress.note("phase 1/7: verifying the whole archive");
-    let verified = verify_and_read_schemas(snapshot, ctx.decrypt)?;
+    let verified = read_verified(snapshot, ctx.decrypt)?;
     let models = select_models(&verified.manifest, options.only.as_deref())?;
 
     progress.note("phase 2/7: checking the target tables");
@@ -179,7 +176,7 @@ pub async fn import(
             )
         });
         progress.note("phase 6/7: writing");
-        let outcome = write::apply(
+        let outcome = tables::write::apply(
             &dynamo,
             snapshot,
             ctx.decrypt,
@@ -229,42 +226,6 @@ pub async fn import(
         )));
     }
     Ok(report)
-}
-
-/// The header, manifest and every table schema, after a full verifying pass.
-pub struct VerifiedWithSchemas {
-    pub header: Header,
-    pub manifest: Manifest,
-    pub schemas: BTreeMap<String, TableSchema>,
-}
-
-/// Phase 1.
-pub fn verify_and_read_schemas(
-    snapshot: &Path,
-    key: &DecryptionKey,
-) -> Result<VerifiedWithSchemas> {
-    let file =
-        File::open(snapshot).map_err(Error::io(format!("opening {}", snapshot.display())))?;
-    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
-    let mut schemas = BTreeMap::new();
-    let verified = reader.read_all(|_, entry| {
-        if let EntryKind::TableSchema { model } = entry.kind {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(entry.data, &mut bytes).map_err(
-                crate::archive::ArchiveError::io(format!("reading {}", entry.path)),
-            )?;
-            let schema = TableSchema::from_json(&bytes).map_err(|e| {
-                crate::archive::ArchiveError::Corrupt(format!("{}: {e}", entry.path))
-            })?;
-            schemas.insert(model.clone(), schema);
-        }
-        Ok(())
-    })?;
-    Ok(VerifiedWithSchemas {
-        header: verified.header,
-        manifest: verified.manifest,
-        schemas,
-    })
 }
 
 fn select_models(manifest: &Manifest, only: Option<&[String]>) -> Result<Vec<String>> {

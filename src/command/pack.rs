@@ -9,13 +9,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::archive::layout::{order_key, EntryKind, HEADER_PATH, MANIFEST_PATH};
-use crate::archive::sidecar::{sidecar_line, sidecar_path};
-use crate::archive::{
-    DecryptionKey, EncryptionKey, HashingWriter, Manifest, SnapshotReader, SnapshotWriter,
-};
+use crate::archive::{DecryptionKey, EncryptionKey, HashingWriter, SnapshotReader, SnapshotWriter};
 use crate::error::{Error, Result};
-use crate::files::{create_private_dir, write_private_file, StagedFile};
-use crate::report::SnapshotSummary;
+use crate::files::{create_private_dir, StagedFile};
+use crate::snapshot::commit::commit_archive;
+use crate::snapshot::SnapshotSummary;
 
 /// What `pack` wrote.
 #[derive(Debug, Clone, Serialize)]
@@ -68,49 +66,6 @@ pub fn pack(dir: &Path, dest: &Destination, key: &EncryptionKey) -> Result<PackR
         sidecar: done.sidecar,
         summary,
     })
-}
-
-/// A finished archive file: where it is, its size, its SHA-256 and its sidecar.
-pub(crate) struct CommittedArchive {
-    pub file: PathBuf,
-    pub size: u64,
-    pub sha256: String,
-    pub sidecar: PathBuf,
-}
-
-/// Flushes a finished archive's output, gives the staged file its final name and
-/// writes the sidecar from the hash taken while writing (no second read of the file).
-pub(crate) fn commit_archive(
-    staged: StagedFile,
-    output: HashingWriter<BufWriter<File>>,
-) -> Result<CommittedArchive> {
-    let (buffered, sha256) = output.finish();
-    let file = buffered.into_inner().map_err(|e| Error::Io {
-        context: format!("writing {}", staged.target().display()),
-        source: e.into_error(),
-    })?;
-    let size = file
-        .metadata()
-        .map_err(Error::io("reading the new archive's size"))?
-        .len();
-    let file = staged.commit(file)?;
-    let sidecar = write_sidecar(&file, &sha256)?;
-    Ok(CommittedArchive {
-        file,
-        size,
-        sha256,
-        sidecar,
-    })
-}
-
-/// Writes `<archive>.sha256` (0600).
-pub fn write_sidecar(archive: &Path, sha256: &str) -> Result<PathBuf> {
-    let path = sidecar_path(archive);
-    if path.exists() {
-        fs::remove_file(&path).map_err(Error::io(format!("replacing {}", path.display())))?;
-    }
-    write_private_file(&path, sidecar_line(sha256, archive).as_bytes())?;
-    Ok(path)
 }
 
 /// The files of a snapshot directory as (archive path, file path), in layout order.
@@ -249,15 +204,4 @@ impl Drop for RemoveOnDrop {
             let _ = fs::remove_dir_all(path);
         }
     }
-}
-
-/// Reads an archive completely, checking everything, without writing anything.
-pub fn verify_archive(
-    archive: &Path,
-    key: &DecryptionKey,
-) -> Result<(crate::archive::Header, Manifest)> {
-    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
-    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
-    let verified = reader.read_all(|_, _| Ok(()))?;
-    Ok((verified.header, verified.manifest))
 }

@@ -1,4 +1,4 @@
-//! Phase 6 of an import: create the missing tables, then stream the snapshot once more
+//! The tables section's apply step (import phase 6): create the missing tables, then stream the snapshot once more
 //! and write every item the plan says differs, then delete what the snapshot lacks.
 //!
 //! The archive is read on a blocking thread that cuts batches (at most 25 requests, no
@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use super::index::{key_bytes, key_item, TargetIndex};
+use super::plan::TablePlan;
+use super::read::{for_each_item, Selection};
 use crate::archive::schema::TableSchema;
 use crate::archive::{item_hash, DecryptionKey, Item};
 use crate::aws::dynamodb::{Dynamo, WriteOp, BATCH_SIZE};
 use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::export::aws_failed;
-use crate::plan::{for_each_item, key_bytes, key_item, Selection, TablePlan, TargetIndex};
 use crate::progress::Progress;
 
 /// Batches in flight at once.
@@ -41,7 +42,7 @@ struct Batch {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn apply(
+pub async fn apply(
     dynamo: &Dynamo,
     snapshot: &Path,
     key: &DecryptionKey,
@@ -167,7 +168,7 @@ async fn create_tables(
     while let Some(joined) = tasks.join_next().await {
         let table = joined
             .map_err(|e| Error::Failed(format!("create task: {e}")))?
-            .map_err(aws_failed)?;
+            .map_err(Error::from)?;
         created.push(table);
     }
     created.sort();

@@ -191,13 +191,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             let config = Config::discover(cli.config.as_deref())?;
             let environment = config.environment(&env)?;
             let key = rtsnap::keys::encryption_key(&config)?;
-            let options = rtsnap::export::ExportOptions {
+            let options = rtsnap::command::export::ExportOptions {
                 only,
                 output,
                 allow_in_repo,
             };
             let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
-            let report = runtime()?.block_on(rtsnap::export::export(
+            let report = runtime()?.block_on(rtsnap::command::export::export(
                 &environment,
                 &config.snapshot_dir(),
                 &key,
@@ -218,7 +218,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             confirm,
             yes,
         } => {
-            let options = rtsnap::import::ImportOptions {
+            let options = rtsnap::command::import::ImportOptions {
                 dry_run,
                 merge,
                 only,
@@ -232,7 +232,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             run_import(&globals, &out, Some(file), &target, options)
         }
         Command::Rollback { env, confirm, yes } => {
-            let options = rtsnap::import::ImportOptions {
+            let options = rtsnap::command::import::ImportOptions {
                 confirm,
                 yes,
                 backup_label: "pre-rollback",
@@ -247,18 +247,18 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let config = Config::discover(cli.config.as_deref())?;
             let key = rtsnap::keys::encryption_key(&config)?;
-            let dest = rtsnap::pack::Destination {
+            let dest = rtsnap::command::pack::Destination {
                 path: output,
                 explicit: true,
                 allow_in_repo,
             };
-            let report = rtsnap::pack::pack(&dir, &dest, &key)?;
+            let report = rtsnap::command::pack::pack(&dir, &dest, &key)?;
             out.emit(&report, || {
                 let mut text = format!(
                     "packed {} → {} ({})\nsha256 {}  (sidecar {})\n",
                     dir.display(),
                     report.file.display(),
-                    rtsnap::report::human_bytes(report.size),
+                    rtsnap::snapshot::human_bytes(report.size),
                     report.sha256,
                     report.sidecar.display()
                 );
@@ -268,7 +268,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Unpack { file, dir } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report = rtsnap::pack::unpack(&file, &dir, &key)?;
+            let report = rtsnap::command::pack::unpack(&file, &dir, &key)?;
             out.emit(&report, || {
                 let mut text = format!(
                     "verified and unpacked {} files into {}\n",
@@ -281,12 +281,12 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Inspect { file } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report = rtsnap::inspect::inspect(&file, &key)?;
+            let report = rtsnap::command::inspect::inspect(&file, &key)?;
             out.emit(&report, || {
                 let mut text = format!(
                     "{} ({}), sidecar: {}, all entries verified\n",
                     report.file.display(),
-                    rtsnap::report::human_bytes(report.size),
+                    rtsnap::snapshot::human_bytes(report.size),
                     sidecar_text(&report.sidecar)
                 );
                 report.summary.render(&mut text, true);
@@ -301,8 +301,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             let environment = config.environment(&env)?;
             let file = resolve_snapshot(&file, &config.snapshot_dir());
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report =
-                runtime()?.block_on(rtsnap::verify::verify_against(&file, &environment, &key))?;
+            let report = runtime()?.block_on(rtsnap::command::verify::verify_against(
+                &file,
+                &environment,
+                &key,
+            ))?;
             out.emit(&report, || render::against_text(&report))?;
             if !report.equal {
                 return Err(Error::Failed(format!(
@@ -317,12 +320,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             against: None,
         } => {
             let key = rtsnap::keys::decryption_key(cli.identity.as_deref())?;
-            let report = rtsnap::inspect::verify(&file, key.as_ref())?;
+            let report = rtsnap::command::inspect::verify(&file, key.as_ref())?;
             out.emit(&report, || verify_text(&file, &report))
         }
         Command::List { env } => {
             let config = Config::discover(cli.config.as_deref())?;
-            let report = rtsnap::list::list(&config.snapshot_dir(), env.as_deref())?;
+            let report = rtsnap::command::list::list(&config.snapshot_dir(), env.as_deref())?;
             out.emit(&report, || list_text(&report))
         }
         Command::Keygen { output } => keygen(&out, output.as_deref()),
@@ -384,7 +387,7 @@ fn run_import(
     out: &Output,
     file: Option<PathBuf>,
     target: &str,
-    options: rtsnap::import::ImportOptions,
+    options: rtsnap::command::import::ImportOptions,
 ) -> Result<(), Error> {
     let (identity, no_progress, quiet) = (
         globals.identity.as_deref(),
@@ -397,7 +400,7 @@ fn run_import(
     let file = match file {
         Some(file) => resolve_snapshot(&file, &snapshot_dir),
         None => {
-            let backup = rtsnap::import::latest_backup(&snapshot_dir, target)?;
+            let backup = rtsnap::command::import::latest_backup(&snapshot_dir, target)?;
             if !quiet {
                 eprintln!("rollback: restoring `{target}` from {}", backup.display());
             }
@@ -408,15 +411,21 @@ fn run_import(
     let encrypt = rtsnap::keys::encryption_key(&config)?;
     let progress = terminal::TerminalProgress::new(no_progress, quiet);
     let prompt = terminal::TerminalPrompt::if_interactive();
-    let ctx = rtsnap::import::ImportContext {
+    let ctx = rtsnap::command::import::ImportContext {
         decrypt: &decrypt,
         encrypt: &encrypt,
         snapshot_dir: &snapshot_dir,
         progress: &progress,
-        prompt: prompt.as_ref().map(|p| p as &dyn rtsnap::import::Prompt),
+        prompt: prompt
+            .as_ref()
+            .map(|p| p as &dyn rtsnap::command::import::Prompt),
     };
-    let report =
-        runtime()?.block_on(rtsnap::import::import(&file, &environment, &options, &ctx))?;
+    let report = runtime()?.block_on(rtsnap::command::import::import(
+        &file,
+        &environment,
+        &options,
+        &ctx,
+    ))?;
     out.emit(&report, || import_text(&report))
 }
 
@@ -436,7 +445,7 @@ fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
             "keygen --json needs -o FILE (the identity is a secret and is not put in JSON)".into(),
         ));
     }
-    let (report, identity_text) = rtsnap::keygen::keygen(output)?;
+    let (report, identity_text) = rtsnap::command::keygen::keygen(output)?;
     if let Some(text) = identity_text {
         // Like age-keygen: the identity to stdout, the recipient to stderr.
         print!("{text}");

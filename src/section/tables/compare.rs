@@ -1,21 +1,21 @@
-//! `verify <FILE> --against <ENV>`: does a live environment hold exactly what a snapshot
-//! holds? Content, not counts: every snapshot item is looked up by primary key in the
-//! target and compared by canonical hash, and target items the snapshot lacks are
-//! counted too. Differing keys are listed (a sample per kind), so an operator sees what
-//! differs, not only that something does. Reads only; writes nothing.
+//! The tables part of `verify <FILE> --against <ENV>`: does a live environment hold
+//! exactly the snapshot's items? Content, not counts: every snapshot item is looked up
+//! by primary key in the target and compared by canonical hash, and target items the
+//! snapshot lacks are counted too. Differing keys are listed (a sample per kind), so an
+//! operator sees what differs, not only that something does. Reads only.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
+use super::index::{index_target, key_bytes, TargetIndex};
+use super::read::{for_each_item, Selection};
 use crate::archive::{item_hash, DecryptionKey};
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::export::aws_failed;
-use crate::import::verify_and_read_schemas;
-use crate::plan::{for_each_item, index_target, key_bytes, Selection, TargetIndex};
+use crate::snapshot::VerifiedContents;
 
 /// Keys listed per kind of difference and table; the counts are always complete.
 pub const SAMPLE_KEYS: usize = 20;
@@ -40,25 +40,14 @@ pub struct TableComparison {
     pub extra_keys: Vec<String>,
 }
 
-/// The whole comparison.
-#[derive(Debug, Clone, Serialize)]
-pub struct AgainstReport {
-    pub snapshot: PathBuf,
-    pub env: String,
-    /// True when every table matches.
-    pub equal: bool,
-    pub tables: BTreeMap<String, TableComparison>,
-}
-
-/// Compares the snapshot's tables with the environment's.
-pub async fn verify_against(
+/// Compares the snapshot's tables with the environment's, model by model.
+pub async fn compare_tables(
+    dynamo: &Dynamo,
     snapshot: &Path,
-    env: &Environment,
     key: &DecryptionKey,
-) -> Result<AgainstReport> {
-    let verified = verify_and_read_schemas(snapshot, key)?;
-    let sdk = crate::aws::sdk_config(env).await;
-    let dynamo = Dynamo::new(&sdk);
+    verified: &VerifiedContents,
+    env: &Environment,
+) -> Result<BTreeMap<String, TableComparison>> {
     let models: Vec<String> = verified.manifest.tables.keys().cloned().collect();
     let mut tables = BTreeMap::new();
     let mut indexes: BTreeMap<String, TargetIndex> = BTreeMap::new();
@@ -72,7 +61,7 @@ pub async fn verify_against(
         let want = verified.schemas[model]
             .primary_key()
             .map_err(Error::Failed)?;
-        match dynamo.describe(&table, model).await.map_err(aws_failed)? {
+        match dynamo.describe(&table, model).await? {
             None => comparison.status = "missing table".into(),
             Some(described) => {
                 let have = described.schema.primary_key().map_err(Error::Failed)?;
@@ -80,7 +69,7 @@ pub async fn verify_against(
                     comparison.status = "key schema differs".into();
                 } else {
                     let estimate = (described.size_bytes, described.item_count);
-                    let index = index_target(&dynamo, &table, have, estimate).await?;
+                    let index = index_target(dynamo, &table, have, estimate).await?;
                     comparison.target_items = index.items.len() as u64;
                     indexes.insert(model.clone(), index);
                 }
@@ -89,13 +78,7 @@ pub async fn verify_against(
         tables.insert(model.clone(), comparison);
     }
     compare_items(snapshot, key, &models, &mut indexes, &mut tables)?;
-    let equal = tables.values().all(|t| t.status == "match");
-    Ok(AgainstReport {
-        snapshot: snapshot.to_path_buf(),
-        env: env.name.clone(),
-        equal,
-        tables,
-    })
+    Ok(tables)
 }
 
 /// One pass over the snapshot's items against the target indexes.

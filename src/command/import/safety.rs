@@ -1,16 +1,16 @@
-//! Import phases that guard the target: confirmation (phase 4), the pre-import backup
-//! (phase 5), and finding the newest backup for `rollback`.
+//! Import phases that guard the target: confirmation (phase 4) and the pre-import
+//! backup (phase 5).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::target::TargetTable;
 use super::{ImportContext, ImportOptions, ImportReport, Prompt};
 use crate::archive::schema::TableSchema;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::export::write_snapshot;
+use crate::section::tables::target::TargetTable;
+use crate::snapshot::write::{write_snapshot, SnapshotScope};
 
 /// Phase 4.
 pub(super) fn confirm(
@@ -96,7 +96,7 @@ pub(super) async fn backup(
         .collect();
     let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let scope = crate::export::SnapshotScope {
+    let scope = SnapshotScope {
         region: &region,
         tables: &existing,
         absent: &absent,
@@ -113,7 +113,7 @@ pub(super) async fn backup(
 /// `<dir>/<env>-pre-import-<YYYYMMDDTHHMMSSmmmZ>.rtsnap`: to the millisecond, with a
 /// zero-padded counter in the rare case that is taken, so that names sort by time
 /// (see [`latest_backup`]).
-fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
+pub(super) fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z",
@@ -132,60 +132,4 @@ fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
         path = dir.join(format!("{env}-{label}-{stamp}-{n:03}.rtsnap"));
     }
     path
-}
-
-/// `rollback <ENV>`: the newest `<ENV>-pre-import-*.rtsnap` in the snapshot directory.
-pub fn latest_backup(snapshot_dir: &Path, env: &str) -> Result<PathBuf> {
-    let prefix = format!("{env}-pre-import-");
-    let listing = crate::list::list(snapshot_dir, Some(env))?;
-    listing
-        .snapshots
-        .into_iter()
-        .filter(|s| s.name.starts_with(&prefix))
-        // Compare names without `.rtsnap`: `…Z` < `…Z-002` (with the extension, `-`
-        // would sort before `.` and pick the older of two backups of one millisecond).
-        .max_by(|a, b| backup_order(&a.name).cmp(backup_order(&b.name)))
-        .map(|s| s.file)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no pre-import backup of `{env}` in {}",
-                snapshot_dir.display()
-            ))
-        })
-}
-
-/// The part of a backup's name that sorts by time.
-fn backup_order(name: &str) -> &str {
-    name.strip_suffix(".rtsnap").unwrap_or(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rollback_picks_the_newest_backup_even_within_one_millisecond() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in [
-            "prod-pre-import-20261124T065509123Z.rtsnap",
-            "prod-pre-import-20261124T065509123Z-002.rtsnap",
-            "prod-pre-import-20261124T065508999Z.rtsnap",
-            "prod-pre-rollback-20261124T070000000Z.rtsnap",
-            "prod-2026-11-25.rtsnap",
-        ] {
-            std::fs::write(dir.path().join(name), b"x").unwrap();
-        }
-        let latest = latest_backup(dir.path(), "prod").unwrap();
-        assert_eq!(
-            latest.file_name().unwrap(),
-            "prod-pre-import-20261124T065509123Z-002.rtsnap"
-        );
-        let path = backup_path(dir.path(), "prod", "pre-import");
-        assert!(path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("prod-pre-import-2"));
-    }
 }

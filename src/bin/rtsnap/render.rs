@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-pub fn export_text(report: &rtsnap::export::ExportReport) -> String {
+pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
     let mut text = format!(
         "exported `{}`: {} items in {} tables\n{} ({})\nsha256 {}  (sidecar {})\n",
         report.env,
         report.total_items,
         report.tables.len(),
         report.file.display(),
-        rtsnap::report::human_bytes(report.size),
+        rtsnap::snapshot::human_bytes(report.size),
         report.sha256,
         report.sidecar.display()
     );
@@ -21,7 +21,7 @@ pub fn export_text(report: &rtsnap::export::ExportReport) -> String {
     text
 }
 
-pub fn import_text(report: &rtsnap::import::ImportReport) -> String {
+pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
     let verb = if report.dry_run {
         "plan (dry run, nothing written)"
     } else {
@@ -83,14 +83,14 @@ pub fn import_text(report: &rtsnap::import::ImportReport) -> String {
     text
 }
 
-pub fn sidecar_text(status: &rtsnap::inspect::SidecarStatus) -> &'static str {
+pub fn sidecar_text(status: &rtsnap::command::inspect::SidecarStatus) -> &'static str {
     match status {
-        rtsnap::inspect::SidecarStatus::Matches => "matches",
-        rtsnap::inspect::SidecarStatus::Missing => "missing",
+        rtsnap::command::inspect::SidecarStatus::Matches => "matches",
+        rtsnap::command::inspect::SidecarStatus::Missing => "missing",
     }
 }
 
-pub fn verify_text(file: &Path, report: &rtsnap::inspect::VerifyReport) -> String {
+pub fn verify_text(file: &Path, report: &rtsnap::command::inspect::VerifyReport) -> String {
     let mut text = format!(
         "{}: sidecar {}",
         file.display(),
@@ -108,22 +108,22 @@ pub fn verify_text(file: &Path, report: &rtsnap::inspect::VerifyReport) -> Strin
     text
 }
 
-pub fn list_text(report: &rtsnap::list::ListReport) -> String {
+pub fn list_text(report: &rtsnap::command::list::ListReport) -> String {
     if report.snapshots.is_empty() {
         return format!("no snapshots in {}\n", report.dir.display());
     }
     let mut text = format!("snapshots in {}:\n", report.dir.display());
     for s in &report.snapshots {
         let kind = match s.kind {
-            rtsnap::list::SnapshotKind::Export => "export",
-            rtsnap::list::SnapshotKind::PreImportBackup => "pre-import backup",
-            rtsnap::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
-            rtsnap::list::SnapshotKind::Other => "other",
+            rtsnap::command::list::SnapshotKind::Export => "export",
+            rtsnap::command::list::SnapshotKind::PreImportBackup => "pre-import backup",
+            rtsnap::command::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
+            rtsnap::command::list::SnapshotKind::Other => "other",
         };
         text.push_str(&format!(
             "  {}  {:>10}  {}  {}{}\n",
             s.modified,
-            rtsnap::report::human_bytes(s.size),
+            rtsnap::snapshot::human_bytes(s.size),
             kind,
             s.name,
             if s.has_sidecar { "" } else { "  (no sidecar)" }
@@ -132,7 +132,7 @@ pub fn list_text(report: &rtsnap::list::ListReport) -> String {
     text
 }
 
-pub fn against_text(report: &rtsnap::verify::AgainstReport) -> String {
+pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {
     let verdict = if report.equal {
         "equals"
     } else {

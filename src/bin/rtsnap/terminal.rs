@@ -1,12 +1,12 @@
 //! The CLI's terminal side: progress bars (indicatif) and confirmation prompts. Only
 //! the binary uses this; the library reports through `rtsnap::progress::Progress` and
-//! asks through `rtsnap::import::Prompt`.
+//! asks through `rtsnap::command::import::Prompt`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rtsnap::import::Prompt;
+use rtsnap::command::import::Prompt;
 use rtsnap::progress::{Progress, ProgressTask};
 
 /// Progress bars on stderr, one per table; notes as plain lines. Hidden (but notes

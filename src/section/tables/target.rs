@@ -1,28 +1,30 @@
-//! Import phases that read the target: check its tables (phase 2), index them for the
-//! plan (phase 3), and verify them after writing (phase 7).
+//! The tables section against a target: check its tables (import phase 2), index them
+//! for the plan (phase 3), and verify them after writing (phase 7).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::VerifiedWithSchemas;
 use crate::archive::schema::TableSchema;
 use crate::archive::DecryptionKey;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
-use crate::export::aws_failed;
-use crate::plan::{diff, index_target, Selection, TargetIndex};
+use crate::snapshot::VerifiedContents;
+
+use super::index::{index_target, TargetIndex};
+use super::plan::diff;
+use super::read::Selection;
 use crate::progress::Progress;
 
 /// A selected model's target table: its name and, when it exists, its size figures.
-pub(super) struct TargetTable {
-    pub(super) table: String,
-    pub(super) schema: TableSchema,
-    pub(super) exists: Option<(u64, u64)>,
+pub struct TargetTable {
+    pub table: String,
+    pub schema: TableSchema,
+    pub exists: Option<(u64, u64)>,
 }
 
 /// Phase 2: every table exists with the snapshot's key schema, or will be created.
-pub(super) async fn check_target(
+pub async fn check_target(
     dynamo: &Dynamo,
     target: &Environment,
     models: &[String],
@@ -37,7 +39,7 @@ pub(super) async fn check_target(
         let want = snapshot_schema
             .primary_key()
             .map_err(|e| Error::Failed(format!("snapshot schema of {model}: {e}")))?;
-        match dynamo.describe(&table, model).await.map_err(aws_failed)? {
+        match dynamo.describe(&table, model).await.map_err(Error::from)? {
             Some(described) => {
                 let have = described
                     .schema
@@ -80,7 +82,7 @@ pub(super) async fn check_target(
     Ok(out)
 }
 
-pub(super) async fn index_targets(
+pub async fn index_targets(
     dynamo: &Dynamo,
     targets: &BTreeMap<String, TargetTable>,
     progress: &dyn Progress,
@@ -102,12 +104,12 @@ pub(super) async fn index_targets(
 /// Phase 7: rescans the target and re-plans. Exact mode: the content digest and item
 /// count of every table equal the manifest's. Merge/sample: no snapshot item is missing
 /// or different.
-pub(super) async fn verify_target(
+pub async fn verify_target(
     dynamo: &Dynamo,
     snapshot: &Path,
     key: &DecryptionKey,
     selection: Selection<'_>,
-    verified: &VerifiedWithSchemas,
+    verified: &VerifiedContents,
     target: &Environment,
     partial: bool,
 ) -> Result<BTreeMap<String, String>> {
@@ -117,7 +119,7 @@ pub(super) async fn verify_target(
         let described = dynamo
             .describe(&table, model)
             .await
-            .map_err(aws_failed)?
+            .map_err(Error::from)?
             .ok_or_else(|| Error::Failed(format!("{table} is missing after the import")))?;
         let primary = described.schema.primary_key().map_err(Error::Failed)?;
         let index = index_target(

@@ -11,8 +11,7 @@ use serde::Serialize;
 use crate::archive::sidecar::{check_sidecar, sidecar_path};
 use crate::archive::DecryptionKey;
 use crate::error::{Error, Result};
-use crate::pack::verify_archive;
-use crate::report::SnapshotSummary;
+use crate::snapshot::{verify_archive, SnapshotSummary};
 
 /// What `inspect` found.
 #[derive(Debug, Clone, Serialize)]

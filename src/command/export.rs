@@ -1,0 +1,79 @@
+//! `export <ENV>`: an environment's sections (every table's schema and items) into one
+//! new `.rtsnap` archive, named `<env>-<date>.rtsnap` in the snapshot directory unless
+//! `-o` names the file. The writing itself is `snapshot::write`, shared with import's
+//! pre-import backup; how each section is read from AWS lives in `section/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::archive::EncryptionKey;
+use crate::aws::dynamodb::Dynamo;
+use crate::config::Environment;
+use crate::error::Result;
+use crate::files::check_snapshot_location;
+use crate::progress::Progress;
+use crate::section::tables::discover_tables;
+use crate::snapshot::write::{write_snapshot, SnapshotScope};
+
+/// What to export and where.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Only these models (`--only`).
+    pub only: Option<Vec<String>>,
+    /// `-o FILE`; otherwise the default name in the snapshot directory.
+    pub output: Option<PathBuf>,
+    pub allow_in_repo: bool,
+}
+
+/// What `export` wrote.
+pub type ExportReport = crate::snapshot::WrittenSnapshot;
+
+/// Exports an environment's tables into a new archive.
+pub async fn export(
+    env: &Environment,
+    snapshot_dir: &Path,
+    key: &EncryptionKey,
+    options: &ExportOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let sdk = crate::aws::sdk_config(env).await;
+    let dynamo = Dynamo::new(&sdk);
+    let tables = discover_tables(&dynamo, env, options.only.as_deref()).await?;
+    let path = match &options.output {
+        Some(path) => path.clone(),
+        None => default_export_path(snapshot_dir, &env.name),
+    };
+    check_snapshot_location(&path, options.output.is_some(), options.allow_in_repo)?;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .or_else(|| env.region.clone())
+        .unwrap_or_default();
+    let scope = SnapshotScope {
+        region: &region,
+        tables: &tables,
+        absent: &BTreeMap::new(),
+    };
+    write_snapshot(&dynamo, env, &scope, &path, key, progress).await
+}
+
+/// `<dir>/<env>-<YYYY-MM-DD>.rtsnap`, or `…-HHMMSS.rtsnap` when that is taken.
+pub fn default_export_path(dir: &Path, env: &str) -> PathBuf {
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day()
+    );
+    let plain = dir.join(format!("{env}-{date}.rtsnap"));
+    if !plain.exists() {
+        return plain;
+    }
+    dir.join(format!(
+        "{env}-{date}-{:02}{:02}{:02}.rtsnap",
+        now.hour(),
+        now.minute(),
+        now.second()
+    ))
+}

@@ -1,0 +1,79 @@
+//! The target side of a tables plan: an index built by scanning a live table. Per
+//! item it keeps only the primary key in canonical form and the SHA-256 of the item's
+//! canonical encoding: about 100 bytes plus the key's length per item (a 36-byte
+//! Amplify id: ~140 bytes, so ~140 MB for a million items). Snapshot items are streamed
+//! from the archive and compared against it, never held.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+
+use super::scan::segments_for;
+use crate::archive::schema::PrimaryKey;
+use crate::archive::{canonical_item, item_hash, Item, TableDigest};
+use crate::aws::dynamodb::Dynamo;
+use crate::error::{Error, Result};
+
+/// A target table's items, by canonical primary key: (item hash, seen in snapshot).
+pub struct TargetIndex {
+    pub key: PrimaryKey,
+    pub items: HashMap<Vec<u8>, ([u8; 32], bool)>,
+    pub digest: TableDigest,
+}
+
+/// The canonical form of an item's primary key, or why it has none.
+pub fn key_bytes(item: &Item, key: &PrimaryKey) -> std::result::Result<Vec<u8>, String> {
+    let mut only_key = Item::new();
+    for (name, _) in std::iter::once(&key.hash).chain(key.range.iter()) {
+        let value = item
+            .get(name)
+            .ok_or_else(|| format!("an item lacks its key attribute `{name}`"))?;
+        only_key.insert(name.clone(), value.clone());
+    }
+    canonical_item(&only_key).map_err(|e| e.to_string())
+}
+
+/// The key attributes of an item (for a delete request).
+pub fn key_item(item: &Item, key: &PrimaryKey) -> Item {
+    std::iter::once(&key.hash)
+        .chain(key.range.iter())
+        .filter_map(|(name, _)| item.get(name).map(|v| (name.clone(), v.clone())))
+        .collect()
+}
+
+/// Scans a target table into an index (parallel segments).
+pub async fn index_target(
+    dynamo: &Dynamo,
+    table: &str,
+    key: PrimaryKey,
+    estimate: (u64, u64),
+) -> Result<TargetIndex> {
+    let total = segments_for(estimate.0, estimate.1);
+    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
+    let mut tasks = tokio::task::JoinSet::new();
+    for segment in 0..total {
+        let (dynamo, tx, table) = (dynamo.clone(), tx.clone(), table.to_owned());
+        tasks.spawn(async move { dynamo.scan_segment(&table, segment, total, tx).await });
+    }
+    drop(tx);
+    let mut index = TargetIndex {
+        key,
+        items: HashMap::new(),
+        digest: TableDigest::default(),
+    };
+    while let Some(page) = rx.recv().await {
+        for item in page {
+            let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+            let key =
+                key_bytes(&item, &index.key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+            index.digest.add_hash(&hash);
+            index.items.insert(key, (hash, false));
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined
+            .map_err(|e| Error::Failed(format!("scan task: {e}")))?
+            .map_err(Error::from)?;
+    }
+    Ok(index)
+}

@@ -1,0 +1,23 @@
+//! The tables section: an environment's DynamoDB tables (`<Model>-<suffix>-NONE`),
+//! their schemas and every item.
+//!
+//! - export: [`scan`] discovers, describes and scans the tables into the archive writer;
+//! - read: [`read`] streams the snapshot's items back;
+//! - plan: [`target`] checks and indexes the target tables, [`plan`] diffs by primary key;
+//! - apply: [`write`] creates missing tables and batch-writes what differs;
+//! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`.
+
+pub mod compare;
+pub mod index;
+pub mod plan;
+pub mod read;
+pub mod scan;
+pub mod target;
+pub mod write;
+
+pub use compare::{compare_tables, TableComparison, SAMPLE_KEYS};
+pub use index::{index_target, key_bytes, key_item, TargetIndex};
+pub use plan::{diff, TablePlan};
+pub use read::{for_each_item, Selection};
+pub(crate) use scan::{describe_scope, export_tables};
+pub use scan::{discover_tables, segments_for};

@@ -1,0 +1,53 @@
+//! Reading a snapshot back: a full verifying pass that also keeps the small documents
+//! an operation needs before it streams items (the header, the manifest, every table's
+//! schema). Items are never held; sections stream them again when they need them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use crate::archive::schema::TableSchema;
+use crate::archive::{DecryptionKey, EntryKind, Header, Manifest, SnapshotReader};
+use crate::error::{Error, Result};
+
+/// The header, manifest and every table schema, after a full verifying pass.
+pub struct VerifiedContents {
+    pub header: Header,
+    pub manifest: Manifest,
+    pub schemas: BTreeMap<String, TableSchema>,
+}
+
+/// Phase 1.
+pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedContents> {
+    let file =
+        File::open(snapshot).map_err(Error::io(format!("opening {}", snapshot.display())))?;
+    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
+    let mut schemas = BTreeMap::new();
+    let verified = reader.read_all(|_, entry| {
+        if let EntryKind::TableSchema { model } = entry.kind {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(entry.data, &mut bytes).map_err(
+                crate::archive::ArchiveError::io(format!("reading {}", entry.path)),
+            )?;
+            let schema = TableSchema::from_json(&bytes).map_err(|e| {
+                crate::archive::ArchiveError::Corrupt(format!("{}: {e}", entry.path))
+            })?;
+            schemas.insert(model.clone(), schema);
+        }
+        Ok(())
+    })?;
+    Ok(VerifiedContents {
+        header: verified.header,
+        manifest: verified.manifest,
+        schemas,
+    })
+}
+
+/// Reads an archive completely, checking everything, without writing anything.
+pub fn verify_archive(archive: &Path, key: &DecryptionKey) -> Result<(Header, Manifest)> {
+    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
+    let verified = reader.read_all(|_, _| Ok(()))?;
+    Ok((verified.header, verified.manifest))
+}

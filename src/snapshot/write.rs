@@ -1,0 +1,186 @@
+//! Writing a snapshot of a live environment: the header, each section's entries in
+//! layout order, `MANIFEST.json`, then the file's final name and sidecar. Used by
+//! `export` and by import's pre-import backup, which is why it lives here and not in
+//! either command.
+//!
+//! One writer thread owns the [`SnapshotWriter`]; sections send it their entries
+//! through a bounded channel ([`ArchiveSink`]), so scans run ahead of the archive
+//! without holding a table in memory.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::archive::header::{Header, SourceInfo, FORMAT_NAME, FORMAT_VERSION};
+use crate::archive::schema::TableSchema;
+use crate::archive::{EncryptionKey, HashingWriter, Item, Manifest, SnapshotWriter};
+use crate::aws::dynamodb::Dynamo;
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::files::StagedFile;
+use crate::progress::Progress;
+use crate::section::tables;
+
+/// Messages buffered between the sections and the writer thread (a message is at
+/// most one 1 MB scan page or one staged entry).
+const MESSAGES_IN_FLIGHT: usize = 4;
+
+/// What a snapshot covers: the region for its header, existing tables (model → table
+/// name), and absent tables (model → schema) to record as empty.
+pub(crate) struct SnapshotScope<'a> {
+    pub region: &'a str,
+    pub tables: &'a BTreeMap<String, String>,
+    pub absent: &'a BTreeMap<String, TableSchema>,
+}
+
+/// What was written: the file, its checksum and sidecar, and what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenSnapshot {
+    pub env: String,
+    pub file: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub sidecar: PathBuf,
+    /// Model → exact item count.
+    pub tables: BTreeMap<String, u64>,
+    pub total_items: u64,
+}
+
+/// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
+/// the schema they will be created with) are recorded as empty: restoring such a
+/// backup empties the tables an import created, the closest state to "did not exist"
+/// that never drops a table.
+pub(crate) async fn write_snapshot(
+    dynamo: &Dynamo,
+    env: &Environment,
+    scope: &SnapshotScope<'_>,
+    path: &Path,
+    key: &EncryptionKey,
+    progress: &dyn Progress,
+) -> Result<WrittenSnapshot> {
+    let described = tables::describe_scope(dynamo, scope.tables, scope.absent).await?;
+    let header = Header {
+        format: FORMAT_NAME.to_owned(),
+        format_version: FORMAT_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: now_rfc3339(),
+        source: SourceInfo {
+            env: env.name.clone(),
+            backend_suffix: env.backend_suffix.clone(),
+            region: scope.region.to_owned(),
+            user_pool_id: env.user_pool_id.clone(),
+            bucket: env.bucket.clone(),
+        },
+        sections: vec![String::from("tables")],
+    };
+    let (staged, file) = StagedFile::create(path)?;
+    let output = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let writer = SnapshotWriter::new(output, key, &header)?;
+    let (tx, rx) = mpsc::channel::<WriterMessage>(MESSAGES_IN_FLIGHT);
+    let writer_thread = std::thread::spawn(move || run_writer(writer, rx));
+    let sink = ArchiveSink { tx };
+    let exported = tables::export_tables(dynamo, &described, &sink, progress).await;
+    let finished = match exported {
+        Ok(()) => sink.tx.send(WriterMessage::Finish).await.is_ok(),
+        Err(_) => false,
+    };
+    drop(sink);
+    let written = writer_thread
+        .join()
+        .map_err(|_| Error::Failed("the archive writer thread panicked".into()))?;
+    exported?;
+    if !finished {
+        return Err(Error::Failed("the archive writer stopped early".into()));
+    }
+    let (output, manifest) =
+        written?.ok_or_else(|| Error::Failed("the archive was not finished".into()))?;
+    let done = super::commit::commit_archive(staged, output)?;
+    Ok(written_report(env, done, &manifest))
+}
+
+fn written_report(
+    env: &Environment,
+    done: super::commit::CommittedArchive,
+    manifest: &Manifest,
+) -> WrittenSnapshot {
+    let tables: BTreeMap<String, u64> = manifest
+        .tables
+        .iter()
+        .map(|(m, t)| (m.clone(), t.items))
+        .collect();
+    WrittenSnapshot {
+        env: env.name.clone(),
+        total_items: tables.values().sum(),
+        tables,
+        file: done.file,
+        size: done.size,
+        sha256: done.sha256,
+        sidecar: done.sidecar,
+    }
+}
+
+/// What a section hands the writer thread, in layout order.
+pub(crate) enum WriterMessage {
+    /// A table's schema; its items follow.
+    BeginTable {
+        model: String,
+        schema: Vec<u8>,
+    },
+    Items(Vec<Item>),
+    Finish,
+}
+
+/// A section's handle on the archive being written.
+pub(crate) struct ArchiveSink {
+    tx: mpsc::Sender<WriterMessage>,
+}
+
+impl ArchiveSink {
+    pub(crate) async fn send(&self, message: WriterMessage) -> Result<()> {
+        self.tx
+            .send(message)
+            .await
+            .map_err(|_| Error::Failed("the archive writer stopped early".into()))
+    }
+}
+
+type ArchiveOutput = HashingWriter<BufWriter<File>>;
+
+/// The writer thread: applies messages in order; returns the closed archive only on
+/// `Finish`. If the channel closes first, the archive is dropped unfinished (and its
+/// `.partial` file removed by the caller).
+fn run_writer(
+    mut writer: SnapshotWriter<ArchiveOutput>,
+    mut rx: mpsc::Receiver<WriterMessage>,
+) -> Result<Option<(ArchiveOutput, Manifest)>> {
+    while let Some(message) = rx.blocking_recv() {
+        match message {
+            WriterMessage::BeginTable { model, schema } => writer.begin_table(&model, &schema)?,
+            WriterMessage::Items(items) => {
+                for item in &items {
+                    writer.write_item(item)?;
+                }
+            }
+            WriterMessage::Finish => return Ok(Some(writer.finish()?)),
+        }
+    }
+    Ok(None)
+}
+
+/// Now, UTC, to the second: `2025-08-12T09:30:00Z`.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
