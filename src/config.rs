@@ -55,6 +55,10 @@ pub struct Config {
     pub snapshots: SnapshotsConfig,
     pub environments: BTreeMap<String, EnvironmentFile>,
     pub relations: Vec<Relation>,
+    /// `owner_fields = { Todo = ["owner", "editors"] }`: per model, the fields holding
+    /// Amplify owners (`<sub>::<username>`), rewritten when users get new subs. Models
+    /// not listed use `owner`.
+    pub owner_fields: BTreeMap<String, Vec<String>>,
 }
 
 /// `[snapshots]`.
@@ -116,6 +120,8 @@ struct ConfigFile {
     environments: BTreeMap<String, EnvironmentFile>,
     #[serde(default)]
     relations: Vec<Relation>,
+    #[serde(default)]
+    owner_fields: BTreeMap<String, Vec<String>>,
 }
 
 /// Key names that hold secrets. Matching is on whole `_`-separated words or suffixes,
@@ -182,6 +188,7 @@ impl Config {
             snapshots: file.snapshots,
             environments: file.environments,
             relations: file.relations,
+            owner_fields: file.owner_fields,
         })
     }
 

@@ -20,6 +20,7 @@ mod random_items;
 mod reader;
 pub mod schema;
 pub mod sidecar;
+pub mod users;
 mod writer;
 
 pub use canonical::{canonical_item, item_hash, normalize_number, TableDigest};

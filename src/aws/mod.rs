@@ -1,6 +1,7 @@
 //! The only place that knows the AWS SDK. Each service has its own file; everything
 //! else in rtsnap sees domain types (`TableSchema`, `Item`) and [`AwsError`].
 
+pub mod cognito;
 pub mod dynamodb;
 
 /// The retry policy shared by every service: rtsnap retries only what is worth
@@ -109,4 +110,27 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     hasher.write_u32(attempt);
     let fraction = (hasher.finish() % 10_000) as f64 / 10_000.0;
     ceiling.mul_f64(fraction)
+}
+
+/// Attempts of one call before a throttled operation gives up (about a minute of
+/// backoff at the cap).
+const THROTTLED_ATTEMPTS: u32 = 16;
+
+/// Runs `call` until it succeeds, fails with an error that is not throttling, or has
+/// been throttled [`THROTTLED_ATTEMPTS`] times, sleeping [`backoff`] between attempts.
+pub(crate) async fn retrying<T, F, Fut>(mut call: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.is_throttling() && attempt + 1 < THROTTLED_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            other => return other,
+        }
+    }
 }

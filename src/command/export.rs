@@ -1,4 +1,5 @@
-//! `export <ENV>`: an environment's sections (every table's schema and items) into one
+//! `export <ENV>`: an environment's sections (every table's schema and items, and the
+//! users of its Cognito pool when it has a `user_pool_id`) into one
 //! new `.rtsnap` archive, named `<env>-<date>.rtsnap` in the snapshot directory unless
 //! `-o` names the file. The writing itself is `snapshot::write`, shared with import's
 //! pre-import backup; how each section is read from AWS lives in `section/`.
@@ -7,12 +8,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::archive::EncryptionKey;
+use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::files::check_snapshot_location;
 use crate::progress::Progress;
 use crate::section::tables::discover_tables;
+use crate::section::Only;
 use crate::snapshot::write::{write_snapshot, SnapshotScope};
 
 /// What to export and where.
@@ -38,7 +41,18 @@ pub async fn export(
 ) -> Result<ExportReport> {
     let sdk = crate::aws::sdk_config(env).await;
     let dynamo = Dynamo::new(&sdk);
-    let tables = discover_tables(&dynamo, env, options.only.as_deref()).await?;
+    let only = Only::parse(options.only.as_deref());
+    let tables = discover_tables(&dynamo, env, only.models.as_deref()).await?;
+    let cognito = match (&env.user_pool_id, only.users) {
+        (Some(pool), true) => Some(Cognito::new(&sdk, pool)),
+        (None, true) if options.only.is_some() => {
+            return Err(Error::Usage(format!(
+                "--only names users, but `{}` has no user_pool_id",
+                env.name
+            )))
+        }
+        _ => None,
+    };
     let path = match &options.output {
         Some(path) => path.clone(),
         None => default_export_path(snapshot_dir, &env.name),
@@ -53,6 +67,7 @@ pub async fn export(
         region: &region,
         tables: &tables,
         absent: &BTreeMap::new(),
+        users: cognito.as_ref(),
     };
     write_snapshot(&dynamo, env, &scope, &path, key, progress).await
 }

@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::archive::DecryptionKey;
+use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::Result;
+use crate::section::owner::OwnerRewrite;
 use crate::section::tables::{compare_tables, TableComparison};
+use crate::section::users::{
+    compare_users, plan_users, read_target_pool, UsersComparison, UsersMode,
+};
 use crate::snapshot::read_verified;
 
 pub use crate::section::tables::SAMPLE_KEYS;
@@ -24,6 +29,10 @@ pub struct AgainstReport {
     /// True when every section matches.
     pub equal: bool,
     pub tables: BTreeMap<String, TableComparison>,
+    /// The users comparison, when the snapshot has users and the environment a pool.
+    pub users: Option<UsersComparison>,
+    /// Snapshot sections not compared, and why.
+    pub not_compared: Vec<String>,
 }
 
 /// Compares the snapshot with the environment, section by section.
@@ -31,16 +40,42 @@ pub async fn verify_against(
     snapshot: &Path,
     env: &Environment,
     key: &DecryptionKey,
+    owner_fields: &BTreeMap<String, Vec<String>>,
 ) -> Result<AgainstReport> {
     let verified = read_verified(snapshot, key)?;
     let sdk = crate::aws::sdk_config(env).await;
     let dynamo = Dynamo::new(&sdk);
-    let tables = compare_tables(&dynamo, snapshot, key, &verified, env).await?;
-    let equal = tables.values().all(|t| t.status == "match");
+    let mut not_compared = Vec::new();
+    let (users, owners) = match (&verified.users, &env.user_pool_id) {
+        (Some(snapshot_users), Some(pool_id)) => {
+            let cognito = Cognito::new(&sdk, pool_id);
+            let pool = read_target_pool(&cognito).await?;
+            let comparison = compare_users(snapshot_users, &pool);
+            // Items are compared with owner fields in the environment's subs, matched
+            // as an import matches users.
+            let mode = UsersMode {
+                exact: true,
+                prune: false,
+            };
+            let (_, actions, _) = plan_users(snapshot_users, &pool, mode);
+            let owners = OwnerRewrite::new(actions.subs, owner_fields.clone());
+            (Some(comparison), Some(owners))
+        }
+        (Some(_), None) => {
+            not_compared.push(format!("users (`{}` has no user_pool_id)", env.name));
+            (None, None)
+        }
+        _ => (None, None),
+    };
+    let tables = compare_tables(&dynamo, snapshot, key, &verified, env, owners.as_ref()).await?;
+    let equal = tables.values().all(|t| t.status == "match")
+        && users.as_ref().is_none_or(|u| u.status == "match");
     Ok(AgainstReport {
         snapshot: snapshot.to_path_buf(),
         env: env.name.clone(),
         equal,
         tables,
+        users,
+        not_compared,
     })
 }

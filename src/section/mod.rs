@@ -15,5 +15,45 @@
 //! never call a command, and only `aws/` talks to the SDK.
 //!
 //! - [`tables`]: DynamoDB tables, schema and items.
+//! - [`users`]: the Cognito user pool: users, groups, memberships.
+//! - [`owner`]: owner fields, where users meet tables (old sub → new sub).
 
+/// What `--only` selects: a list of model names, where the section name `users`
+/// stands for the users section (model names are Amplify's PascalCase, so the two
+/// cannot be confused in practice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Only {
+    /// `None`: every model.
+    pub models: Option<Vec<String>>,
+    /// Whether the users section is selected.
+    pub users: bool,
+}
+
+impl Only {
+    /// Without `--only`, everything; with it, exactly what it names.
+    pub fn parse(only: Option<&[String]>) -> Only {
+        match only {
+            None => Only {
+                models: None,
+                users: true,
+            },
+            Some(names) => Only {
+                models: Some(
+                    names
+                        .iter()
+                        .filter(|n| n.as_str() != USERS_SECTION)
+                        .cloned()
+                        .collect(),
+                ),
+                users: names.iter().any(|n| n == USERS_SECTION),
+            },
+        }
+    }
+}
+
+/// The users section's name in `--only` and in the header's `sections`.
+pub const USERS_SECTION: &str = "users";
+
+pub mod owner;
 pub mod tables;
+pub mod users;

@@ -10,21 +10,26 @@ use std::path::Path;
 use crate::archive::schema::TableSchema;
 use crate::archive::{DecryptionKey, EntryKind, Header, Manifest, SnapshotReader};
 use crate::error::{Error, Result};
+use crate::section::users::read::UsersSnapshot;
 
-/// The header, manifest and every table schema, after a full verifying pass.
+/// The header, manifest, every table schema and the users section, after a full
+/// verifying pass.
 pub struct VerifiedContents {
     pub header: Header,
     pub manifest: Manifest,
     pub schemas: BTreeMap<String, TableSchema>,
+    pub users: Option<UsersSnapshot>,
 }
 
-/// Phase 1.
+/// A full verifying pass that keeps what import phase 1 and `verify --against` need.
 pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedContents> {
     let file =
         File::open(snapshot).map_err(Error::io(format!("opening {}", snapshot.display())))?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut schemas = BTreeMap::new();
+    let mut users = None;
     let verified = reader.read_all(|_, entry| {
+        crate::section::users::read::read_entry(entry.kind, entry.path, entry.data, &mut users)?;
         if let EntryKind::TableSchema { model } = entry.kind {
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(entry.data, &mut bytes).map_err(
@@ -41,6 +46,7 @@ pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedCon
         header: verified.header,
         manifest: verified.manifest,
         schemas,
+        users,
     })
 }
 

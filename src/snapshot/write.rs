@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -18,23 +18,27 @@ use tokio::sync::mpsc;
 use crate::archive::header::{Header, SourceInfo, FORMAT_NAME, FORMAT_VERSION};
 use crate::archive::schema::TableSchema;
 use crate::archive::{EncryptionKey, HashingWriter, Item, Manifest, SnapshotWriter};
+use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::files::StagedFile;
 use crate::progress::Progress;
-use crate::section::tables;
+use crate::section::users::export::{send_users, StagedUsers};
+use crate::section::{tables, users};
 
 /// Messages buffered between the sections and the writer thread (a message is at
 /// most one 1 MB scan page or one staged entry).
 const MESSAGES_IN_FLIGHT: usize = 4;
 
 /// What a snapshot covers: the region for its header, existing tables (model → table
-/// name), and absent tables (model → schema) to record as empty.
+/// name), absent tables (model → schema) to record as empty, and the user pool whose
+/// users section to include, if any.
 pub(crate) struct SnapshotScope<'a> {
     pub region: &'a str,
     pub tables: &'a BTreeMap<String, String>,
     pub absent: &'a BTreeMap<String, TableSchema>,
+    pub users: Option<&'a Cognito>,
 }
 
 /// What was written: the file, its checksum and sidecar, and what it holds.
@@ -48,6 +52,8 @@ pub struct WrittenSnapshot {
     /// Model → exact item count.
     pub tables: BTreeMap<String, u64>,
     pub total_items: u64,
+    /// The users section's counts, when the snapshot has one.
+    pub users: Option<crate::archive::header::UsersSummary>,
 }
 
 /// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
@@ -75,7 +81,7 @@ pub(crate) async fn write_snapshot(
             user_pool_id: env.user_pool_id.clone(),
             bucket: env.bucket.clone(),
         },
-        sections: vec![String::from("tables")],
+        sections: sections(scope),
     };
     let (staged, file) = StagedFile::create(path)?;
     let output = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
@@ -83,7 +89,17 @@ pub(crate) async fn write_snapshot(
     let (tx, rx) = mpsc::channel::<WriterMessage>(MESSAGES_IN_FLIGHT);
     let writer_thread = std::thread::spawn(move || run_writer(writer, rx));
     let sink = ArchiveSink { tx };
-    let exported = tables::export_tables(dynamo, &described, &sink, progress).await;
+    // Users are read from Cognito while the tables stream; their entries follow the
+    // tables in the archive.
+    let (exported, users) = tokio::join!(
+        tables::export_tables(dynamo, &described, &sink, progress),
+        collect_users(scope.users, progress)
+    );
+    let exported = match (exported, users) {
+        (Ok(()), Ok(Some(staged))) => send_users(staged, &sink).await,
+        (Ok(()), Ok(None)) => Ok(()),
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+    };
     let finished = match exported {
         Ok(()) => sink.tx.send(WriterMessage::Finish).await.is_ok(),
         Err(_) => false,
@@ -120,6 +136,26 @@ fn written_report(
         size: done.size,
         sha256: done.sha256,
         sidecar: done.sidecar,
+        users: manifest.users.clone(),
+    }
+}
+
+/// The header's list of sections.
+fn sections(scope: &SnapshotScope<'_>) -> Vec<String> {
+    let mut sections = vec![String::from("tables")];
+    if scope.users.is_some() {
+        sections.push(String::from("users"));
+    }
+    sections
+}
+
+async fn collect_users(
+    cognito: Option<&Cognito>,
+    progress: &dyn Progress,
+) -> Result<Option<StagedUsers>> {
+    match cognito {
+        Some(cognito) => Ok(Some(users::export::collect_users(cognito, progress).await?)),
+        None => Ok(None),
     }
 }
 
@@ -131,6 +167,12 @@ pub(crate) enum WriterMessage {
         schema: Vec<u8>,
     },
     Items(Vec<Item>),
+    /// A whole entry (users documents): its path, exact size and bytes.
+    Entry {
+        path: String,
+        size: u64,
+        data: Box<dyn Read + Send>,
+    },
     Finish,
 }
 
@@ -165,6 +207,7 @@ fn run_writer(
                     writer.write_item(item)?;
                 }
             }
+            WriterMessage::Entry { path, size, data } => writer.add_entry(&path, size, data)?,
             WriterMessage::Finish => return Ok(Some(writer.finish()?)),
         }
     }

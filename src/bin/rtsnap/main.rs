@@ -47,20 +47,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Export an environment's tables into a new encrypted snapshot.
+    /// Export an environment's tables (and users, with a user_pool_id) into a new encrypted snapshot.
     Export {
         env: String,
         /// Write here instead of <snapshot dir>/<env>-<date>.rtsnap.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Only these models (comma-separated).
+        /// Only these models (comma-separated); `users` selects the users section.
         #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         only: Option<Vec<String>>,
         /// Allow -o to name a file inside a git work tree.
         #[arg(long)]
         allow_in_repo: bool,
     },
-    /// Restore a snapshot's tables into an environment (verify, check, plan, confirm, back up, write, verify).
+    /// Restore a snapshot's tables and users into an environment (verify, check, plan, confirm, back up, write, verify).
     Import {
         file: PathBuf,
         #[arg(long, value_name = "ENV")]
@@ -71,7 +71,7 @@ enum Command {
         /// Keep target items the snapshot lacks (no deletes).
         #[arg(long)]
         merge: bool,
-        /// Only these models (comma-separated).
+        /// Only these models (comma-separated); add `users` to include the users section.
         #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         only: Option<Vec<String>>,
         /// Only the first N items of each model (no deletes): try an import on a sample.
@@ -83,6 +83,9 @@ enum Command {
         /// Skip the pre-import backup (unprotected targets only).
         #[arg(long)]
         no_backup: bool,
+        /// Delete target users and groups the snapshot lacks (exact mode only).
+        #[arg(long)]
+        prune_users: bool,
         /// Confirm a protected target by naming it.
         #[arg(long, value_name = "ENV")]
         confirm: Option<String>,
@@ -215,6 +218,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             limit,
             create_missing,
             no_backup,
+            prune_users,
             confirm,
             yes,
         } => {
@@ -225,9 +229,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                 limit,
                 create_missing,
                 no_backup,
+                prune_users,
                 confirm,
                 yes,
                 backup_label: "pre-import",
+                temp_password: temp_password(),
             };
             run_import(&globals, &out, Some(file), &target, options)
         }
@@ -236,6 +242,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 confirm,
                 yes,
                 backup_label: "pre-rollback",
+                // A rollback is exact: users the import added are removed again.
+                prune_users: true,
+                temp_password: temp_password(),
                 ..Default::default()
             };
             run_import(&globals, &out, None, &env, options)
@@ -305,6 +314,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 &file,
                 &environment,
                 &key,
+                &config.owner_fields,
             ))?;
             out.emit(&report, || render::against_text(&report))?;
             if !report.equal {
@@ -419,6 +429,7 @@ fn run_import(
         prompt: prompt
             .as_ref()
             .map(|p| p as &dyn rtsnap::command::import::Prompt),
+        owner_fields: &config.owner_fields,
     };
     let report = runtime()?.block_on(rtsnap::command::import::import(
         &file,
@@ -427,6 +438,15 @@ fn run_import(
         &ctx,
     ))?;
     out.emit(&report, || import_text(&report))
+}
+
+/// `RTSNAP_TEMP_PASSWORD`: the temporary password for users an import creates. Held
+/// as a secret from here on: never printed, logged or stored.
+fn temp_password() -> Option<age::secrecy::SecretString> {
+    std::env::var("RTSNAP_TEMP_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(age::secrecy::SecretString::from)
 }
 
 /// A bare file name that is not in the working directory is looked up in the snapshot

@@ -18,6 +18,12 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
     for (model, items) in &report.tables {
         text.push_str(&format!("  {model:<width$}  {items:>9}\n"));
     }
+    if let Some(users) = &report.users {
+        text.push_str(&format!(
+            "users: {} users, {} groups\n",
+            users.users, users.groups
+        ));
+    }
     text
 }
 
@@ -59,9 +65,19 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
             }
         ));
     }
+    let rewrites: u64 = report.tables.values().map(|p| p.owner_rewrites).sum();
+    let unknown: u64 = report.tables.values().map(|p| p.owner_unknown).sum();
+    if rewrites + unknown > 0 {
+        text.push_str(&format!(
+            "owner fields: {rewrites} values rewritten to the target's user subs, {unknown} naming no snapshot user left as they are\n"
+        ));
+    }
+    if let Some(users) = &report.users {
+        users_plan_text(&mut text, users);
+    }
     if !report.sections_not_restored.is_empty() {
         text.push_str(&format!(
-            "not restored by this version: {} (only tables are restored)\n",
+            "not restored: {}\n",
             report.sections_not_restored.join(", ")
         ));
     }
@@ -70,6 +86,12 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
             "written {} items, deleted {}\n",
             report.written, report.deleted
         ));
+        if let Some(users) = &report.users_applied {
+            text.push_str(&format!(
+                "users: {} created (no invitations sent), {} updated, {} deleted; {} group and {} membership changes\n",
+                users.created, users.updated, users.deleted, users.groups, users.memberships
+            ));
+        }
         if let Some(backup) = &report.backup {
             text.push_str(&format!("backup: {}\n", backup.display()));
         }
@@ -81,6 +103,25 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
         }
     }
     text
+}
+
+/// The users plan: counts per action, then the first users or groups of each.
+fn users_plan_text(text: &mut String, plan: &rtsnap::section::users::UsersPlan) {
+    text.push_str(&format!(
+        "  users (pool {}): {} create, {} update, {} unchanged, {} delete, {} kept (absent from the snapshot)\n",
+        plan.pool, plan.create, plan.update, plan.unchanged, plan.delete, plan.kept
+    ));
+    text.push_str(&format!(
+        "  groups: {} create, {} update, {} delete; memberships: {} add, {} remove\n",
+        plan.groups_create,
+        plan.groups_update,
+        plan.groups_delete,
+        plan.memberships_add,
+        plan.memberships_remove
+    ));
+    for (action, keys) in &plan.first {
+        text.push_str(&format!("    {action}: {}\n", keys.join(", ")));
+    }
 }
 
 pub fn sidecar_text(status: &rtsnap::command::inspect::SidecarStatus) -> &'static str {
@@ -167,6 +208,35 @@ pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {
                 text.push_str(&format!("      {kind:<9} {key}\n"));
             }
         }
+    }
+    if let Some(users) = &report.users {
+        text.push_str(&format!(
+            "  users (pool {}): {}  snapshot {}  target {}",
+            users.pool, users.status, users.snapshot_users, users.target_users
+        ));
+        if users.status != "match" {
+            text.push_str(&format!(
+                "  missing {} different {} extra {}; groups missing {} different {} extra {}; memberships missing {} extra {}",
+                users.missing,
+                users.different,
+                users.extra,
+                users.groups_missing,
+                users.groups_different,
+                users.groups_extra,
+                users.memberships_missing,
+                users.memberships_extra
+            ));
+        }
+        text.push('\n');
+        for problem in &users.problems {
+            text.push_str(&format!("      {problem}\n"));
+        }
+        for (kind, keys) in &users.keys {
+            text.push_str(&format!("      {kind}: {}\n", keys.join(", ")));
+        }
+    }
+    for section in &report.not_compared {
+        text.push_str(&format!("  not compared: {section}\n"));
     }
     text
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use age::secrecy::SecretString;
 use serde::Serialize;
 
 use crate::archive::{DecryptionKey, EncryptionKey, Manifest};
@@ -18,12 +19,16 @@ use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::section::owner::OwnerRewrite;
 use crate::section::tables::target::{check_target, index_targets, verify_target};
 use crate::section::tables::{self, diff, Selection, TablePlan};
+use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
+use crate::section::Only;
 use crate::snapshot::read_verified;
 
 mod rollback;
 mod safety;
+mod users;
 
 pub use rollback::latest_backup;
 use safety::{backup, confirm};
@@ -32,18 +37,25 @@ use safety::{backup, confirm};
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
     pub dry_run: bool,
-    /// Keep target items the snapshot lacks.
+    /// Keep target items (and user attributes, memberships) the snapshot lacks.
     pub merge: bool,
+    /// Models to import; the name `users` selects the users section.
     pub only: Option<Vec<String>>,
     /// The first N items per model; implies no deletes.
     pub limit: Option<u64>,
     pub create_missing: bool,
     pub no_backup: bool,
+    /// Delete target users (and groups) the snapshot lacks (`--prune-users`;
+    /// rollback always does).
+    pub prune_users: bool,
     /// `--confirm <ENV>`.
     pub confirm: Option<String>,
     pub yes: bool,
     /// Backup file prefix: `pre-import` (import) or `pre-rollback` (rollback).
     pub backup_label: &'static str,
+    /// Temporary password for created users (`RTSNAP_TEMP_PASSWORD`); Cognito
+    /// generates one when unset. Never printed, logged or stored.
+    pub temp_password: Option<SecretString>,
 }
 
 /// Asks the operator; only given when a terminal is attached.
@@ -62,6 +74,8 @@ pub struct ImportContext<'a> {
     pub snapshot_dir: &'a Path,
     pub progress: &'a dyn Progress,
     pub prompt: Option<&'a dyn Prompt>,
+    /// `owner_fields` of rtsnap.toml: per model, the fields holding owners.
+    pub owner_fields: &'a BTreeMap<String, Vec<String>>,
 }
 
 /// What an import did (or, with `--dry-run`, would do).
@@ -74,20 +88,27 @@ pub struct ImportReport {
     /// `exact`, `merge` or `sample`.
     pub mode: &'static str,
     pub tables: BTreeMap<String, TablePlan>,
-    /// Snapshot sections this version does not restore (said plainly, never skipped silently).
+    /// The users plan, when the users section is restored.
+    pub users: Option<UsersPlan>,
+    /// Snapshot sections not restored, and why (said plainly, never skipped silently).
     pub sections_not_restored: Vec<String>,
     pub backup: Option<PathBuf>,
     pub rollback_command: Option<String>,
     pub written: u64,
     pub deleted: u64,
     pub created_tables: Vec<String>,
-    /// Per table: `match`, or what differs.
+    pub users_applied: Option<UsersApplied>,
+    /// Snapshot sub → target sub, for users whose sub changed (owner fields of the
+    /// imported items were rewritten with it).
+    pub sub_map: BTreeMap<String, String>,
+    /// Per table (and `users`): `match`, or what differs.
     pub verification: BTreeMap<String, String>,
 }
 
 impl ImportReport {
     pub fn total_changes(&self) -> u64 {
-        self.tables.values().map(TablePlan::changes).sum()
+        self.tables.values().map(TablePlan::changes).sum::<u64>()
+            + self.users.as_ref().map_or(0, UsersPlan::changes)
     }
 }
 
@@ -101,9 +122,10 @@ pub async fn import(
     let progress = ctx.progress;
     progress.note("phase 1/7: verifying the whole archive");
     let verified = read_verified(snapshot, ctx.decrypt)?;
-    let models = select_models(&verified.manifest, options.only.as_deref())?;
+    let only = Only::parse(options.only.as_deref());
+    let models = select_models(&verified.manifest, only.models.as_deref())?;
 
-    progress.note("phase 2/7: checking the target tables");
+    progress.note("phase 2/7: checking the target tables and user pool");
     let sdk = crate::aws::sdk_config(target).await;
     let dynamo = Dynamo::new(&sdk);
     let targets = check_target(
@@ -114,17 +136,42 @@ pub async fn import(
         options.create_missing,
     )
     .await?;
+    let mut not_restored: Vec<String> = verified
+        .header
+        .sections
+        .iter()
+        .filter(|s| !matches!(s.as_str(), "tables" | "users"))
+        .cloned()
+        .collect();
+    let snapshot_users = verified.users.as_ref();
+    let users_target =
+        users::check_users(target, &sdk, snapshot_users, only.users, &mut not_restored).await?;
 
-    progress.note("phase 3/7: planning (diff by primary key)");
+    progress.note("phase 3/7: planning (diff by primary key, users by sign-in name)");
+    let exact = !options.merge && options.limit.is_none();
+    let users_mode = UsersMode {
+        exact,
+        prune: options.prune_users && exact,
+    };
+    let (users_plan, users_actions) = match (&users_target, snapshot_users) {
+        (Some(t), Some(s)) => {
+            let (plan, actions) = users::plan(s, t, users_mode)?;
+            (Some(plan), Some(actions))
+        }
+        _ => (None, None),
+    };
+    let owners = users_actions
+        .as_ref()
+        .map(|a| OwnerRewrite::new(a.subs.clone(), ctx.owner_fields.clone()));
     let mut indexes = index_targets(&dynamo, &targets, progress).await?;
     let selection = Selection {
         models: &models,
         limit: options.limit,
+        owners: owners.as_ref(),
     };
-    let deletes_allowed = !options.merge && options.limit.is_none();
     let mut plans = {
         let (path, key, schemas) = (snapshot, ctx.decrypt, &verified.schemas);
-        diff(path, key, selection, &mut indexes, schemas, deletes_allowed)?
+        diff(path, key, selection, &mut indexes, schemas, exact)?
     };
     for (model, plan) in plans.iter_mut() {
         plan.table = target.table_name(model);
@@ -142,18 +189,18 @@ pub async fn import(
             "exact"
         },
         tables: plans,
-        sections_not_restored: verified
-            .header
-            .sections
-            .iter()
-            .filter(|s| s.as_str() != "tables")
-            .cloned()
-            .collect(),
+        users: users_plan,
+        sections_not_restored: not_restored,
         backup: None,
         rollback_command: None,
         written: 0,
         deleted: 0,
         created_tables: Vec::new(),
+        users_applied: None,
+        sub_map: owners
+            .as_ref()
+            .map(OwnerRewrite::changed_subs)
+            .unwrap_or_default(),
         verification: BTreeMap::new(),
     };
     if options.dry_run {
@@ -164,19 +211,34 @@ pub async fn import(
     confirm(target, options, ctx.prompt, &report)?;
 
     let has_changes = report.total_changes() > 0 || report.tables.values().any(|p| p.create);
+    let mut final_owners = owners.clone();
     if has_changes {
         progress.note("phase 5/7: backing up the target");
-        report.backup = backup(&dynamo, target, &sdk, &targets, options, ctx).await?;
+        let users_cognito = users_target.as_ref().map(|t| &t.cognito);
+        report.backup =
+            backup(&dynamo, target, &sdk, &targets, users_cognito, options, ctx).await?;
         report.rollback_command = report.backup.as_ref().map(|b| {
             format!(
-                "rtsnap import {} --target {} --confirm {}",
+                "rtsnap import {} --target {} --prune-users --confirm {}",
                 b.display(),
                 target.name,
                 target.name
             )
         });
         progress.note("phase 6/7: writing");
-        let outcome = tables::write::apply(
+        if let (Some(t), Some(s), Some(actions)) = (&users_target, snapshot_users, users_actions) {
+            let password = options.temp_password.as_ref();
+            let (applied, subs) = apply_users(&t.cognito, s, actions, password, progress).await?;
+            report.users_applied = Some(applied);
+            let owners = OwnerRewrite::new(subs, ctx.owner_fields.clone());
+            report.sub_map = owners.changed_subs();
+            final_owners = Some(owners);
+        }
+        let selection = Selection {
+            owners: final_owners.as_ref(),
+            ..selection
+        };
+        let done = tables::write::apply(
             &dynamo,
             snapshot,
             ctx.decrypt,
@@ -185,24 +247,23 @@ pub async fn import(
             &verified.schemas,
             target,
             &report.tables,
-            deletes_allowed,
+            exact,
             progress,
         )
-        .await;
-        match outcome {
-            Ok(done) => {
-                report.written = done.written;
-                report.deleted = done.deleted;
-                report.created_tables = done.created;
-            }
-            Err(e) => return Err(e),
-        }
+        .await?;
+        report.written = done.written;
+        report.deleted = done.deleted;
+        report.created_tables = done.created;
     } else {
         progress
             .note("nothing to change: the target already equals the snapshot (no backup taken)");
     }
 
     progress.note("phase 7/7: verifying the target");
+    let selection = Selection {
+        owners: final_owners.as_ref(),
+        ..selection
+    };
     report.verification = verify_target(
         &dynamo,
         snapshot,
@@ -210,13 +271,17 @@ pub async fn import(
         selection,
         &verified,
         target,
-        options.merge || options.limit.is_some(),
+        !exact,
     )
     .await?;
+    if let (Some(t), Some(s)) = (&users_target, snapshot_users) {
+        let verdict = users::verify(&t.cognito, s, users_mode).await?;
+        report.verification.insert("users".into(), verdict);
+    }
     let failed: Vec<String> = report
         .verification
         .iter()
-        .filter(|(_, v)| v.as_str() != "match" && !v.starts_with("all snapshot items present"))
+        .filter(|(_, v)| !v.starts_with("match") && !v.starts_with("all snapshot items present"))
         .map(|(m, v)| format!("{m}: {v}"))
         .collect();
     if !failed.is_empty() {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ImportContext, ImportOptions, ImportReport, Prompt};
 use crate::archive::schema::TableSchema;
+use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
@@ -61,12 +62,14 @@ pub(super) fn confirm(
     }
 }
 
-/// Phase 5: exports the existing target tables the import touches.
+/// Phase 5: exports the existing target tables the import touches, and the target's
+/// users when the import restores users.
 pub(super) async fn backup(
     dynamo: &Dynamo,
     target: &Environment,
     sdk: &aws_config::SdkConfig,
     targets: &BTreeMap<String, TargetTable>,
+    users: Option<&Cognito>,
     options: &ImportOptions,
     ctx: &ImportContext<'_>,
 ) -> Result<Option<PathBuf>> {
@@ -100,6 +103,7 @@ pub(super) async fn backup(
         region: &region,
         tables: &existing,
         absent: &absent,
+        users,
     };
     let report = write_snapshot(dynamo, target, &scope, &path, ctx.encrypt, ctx.progress).await?;
     ctx.progress.note(&format!(

@@ -15,6 +15,7 @@ use crate::archive::{item_hash, DecryptionKey};
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
+use crate::section::owner::OwnerRewrite;
 use crate::snapshot::VerifiedContents;
 
 /// Keys listed per kind of difference and table; the counts are always complete.
@@ -40,13 +41,15 @@ pub struct TableComparison {
     pub extra_keys: Vec<String>,
 }
 
-/// Compares the snapshot's tables with the environment's, model by model.
+/// Compares the snapshot's tables with the environment's, model by model, owner
+/// fields rewritten as `owners` says (when the environment's users have other subs).
 pub async fn compare_tables(
     dynamo: &Dynamo,
     snapshot: &Path,
     key: &DecryptionKey,
     verified: &VerifiedContents,
     env: &Environment,
+    owners: Option<&OwnerRewrite>,
 ) -> Result<BTreeMap<String, TableComparison>> {
     let models: Vec<String> = verified.manifest.tables.keys().cloned().collect();
     let mut tables = BTreeMap::new();
@@ -77,7 +80,12 @@ pub async fn compare_tables(
         }
         tables.insert(model.clone(), comparison);
     }
-    compare_items(snapshot, key, &models, &mut indexes, &mut tables)?;
+    let selection = Selection {
+        models: &models,
+        limit: None,
+        owners,
+    };
+    compare_items(snapshot, key, selection, &mut indexes, &mut tables)?;
     Ok(tables)
 }
 
@@ -85,15 +93,11 @@ pub async fn compare_tables(
 fn compare_items(
     snapshot: &Path,
     key: &DecryptionKey,
-    models: &[String],
+    selection: Selection<'_>,
     indexes: &mut BTreeMap<String, TargetIndex>,
     tables: &mut BTreeMap<String, TableComparison>,
 ) -> Result<()> {
-    let selection = Selection {
-        models,
-        limit: None,
-    };
-    for_each_item(snapshot, key, selection, |model, item| {
+    for_each_item(snapshot, key, selection, |model, item, _| {
         let Some(index) = indexes.get_mut(model) else {
             return Ok(());
         };

@@ -29,6 +29,10 @@ pub struct TablePlan {
     pub unchanged: u64,
     /// Snapshot items considered (all of them, or the first `--limit`).
     pub snapshot_items: u64,
+    /// Owner field values rewritten to the target users' subs.
+    pub owner_rewrites: u64,
+    /// Owner field values naming a sub the snapshot's users do not have (left alone).
+    pub owner_unknown: u64,
 }
 
 impl TablePlan {
@@ -49,9 +53,14 @@ pub fn diff(
     deletes_allowed: bool,
 ) -> Result<BTreeMap<String, TablePlan>> {
     let mut plans: BTreeMap<String, TablePlan> = BTreeMap::new();
-    for_each_item(archive, key, selection, |model, item| {
+    for_each_item(archive, key, selection, |model, item, owners| {
         let plan = plans.entry(model.to_owned()).or_default();
         plan.snapshot_items += 1;
+        plan.owner_rewrites += owners.rewritten + owners.pending;
+        plan.owner_unknown += owners.unknown;
+        // An owner whose user phase 6 creates gets a sub nobody knows yet: the item
+        // changes whatever the target holds now.
+        let pending = owners.pending > 0;
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
         match indexes.get_mut(model) {
             Some(index) => {
@@ -61,7 +70,7 @@ pub fn diff(
                     None => plan.put += 1,
                     Some((h, seen)) => {
                         *seen = true;
-                        if *h == hash {
+                        if *h == hash && !pending {
                             plan.unchanged += 1;
                         } else {
                             plan.update += 1;

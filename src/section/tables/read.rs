@@ -8,22 +8,37 @@ use std::path::Path;
 
 use crate::archive::{parse_item, DecryptionKey, EntryKind, Item, SnapshotReader};
 use crate::error::{Error, Result};
+use crate::section::owner::{OwnerRewrite, RewriteOutcome};
 
-/// Which snapshot items an import considers.
+/// Which snapshot items an import considers, and how their owner fields change.
 #[derive(Debug, Clone, Copy)]
 pub struct Selection<'a> {
     pub models: &'a [String],
     /// The first N items of each model (`--limit`).
     pub limit: Option<u64>,
+    /// Owner fields to rewrite to the target's subs (when users moved pools).
+    pub owners: Option<&'a OwnerRewrite>,
 }
 
-/// Streams the snapshot's items of the selected models, calling `each(model, item)`.
-/// Runs the full verifying reader, so the pass fails if the file changed since phase 1.
+impl<'a> Selection<'a> {
+    /// Every item of `models`, as the snapshot has them.
+    pub fn all(models: &'a [String]) -> Self {
+        Selection {
+            models,
+            limit: None,
+            owners: None,
+        }
+    }
+}
+
+/// Streams the snapshot's items of the selected models, owner fields rewritten,
+/// calling `each(model, item, what the rewrite did)`. Runs the full verifying reader,
+/// so the pass fails if the file changed since phase 1.
 pub fn for_each_item(
     archive: &Path,
     key: &DecryptionKey,
     selection: Selection<'_>,
-    mut each: impl FnMut(&str, Item) -> Result<()>,
+    mut each: impl FnMut(&str, Item, RewriteOutcome) -> Result<()>,
 ) -> Result<()> {
     let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
@@ -54,10 +69,14 @@ pub fn for_each_item(
             if n == 0 {
                 return Ok(());
             }
-            let item = parse_item(&line)
+            let mut item = parse_item(&line)
                 .map_err(|e| crate::archive::ArchiveError::Invalid(e.to_string()))?;
             *count += 1;
-            if let Err(e) = each(model, item) {
+            let outcome = selection
+                .owners
+                .map(|owners| owners.apply(model, &mut item))
+                .unwrap_or_default();
+            if let Err(e) = each(model, item, outcome) {
                 failure = Some(e);
                 return Ok(());
             }

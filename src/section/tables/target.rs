@@ -13,7 +13,9 @@ use crate::snapshot::VerifiedContents;
 
 use super::index::{index_target, TargetIndex};
 use super::plan::diff;
-use super::read::Selection;
+use super::read::{for_each_item, Selection};
+use crate::archive::header::TableSummary;
+use crate::archive::{item_hash, TableDigest};
 use crate::progress::Progress;
 
 /// A selected model's target table: its name and, when it exists, its size figures.
@@ -157,8 +159,9 @@ pub async fn verify_target(
         }
         return Ok(out);
     }
+    let expected = expected_digests(snapshot, key, selection, verified)?;
     for (model, index) in &indexes {
-        let expected = &verified.manifest.tables[model];
+        let expected = &expected[model];
         let digest = index.digest.to_hex();
         let count = index.items.len() as u64;
         let verdict = if digest == expected.digest && count == expected.items {
@@ -172,4 +175,40 @@ pub async fn verify_target(
         out.insert(model.clone(), verdict);
     }
     Ok(out)
+}
+
+/// Each table's item count and content digest as the target should now hold them:
+/// the manifest's, or, when owner fields were rewritten to new subs, recomputed from
+/// the snapshot's items after the same rewrite (one more streaming pass).
+fn expected_digests(
+    snapshot: &Path,
+    key: &DecryptionKey,
+    selection: Selection<'_>,
+    verified: &VerifiedContents,
+) -> Result<BTreeMap<String, TableSummary>> {
+    let rewritten = selection.owners.is_some_and(|o| !o.is_identity());
+    if !rewritten {
+        return Ok(verified.manifest.tables.clone());
+    }
+    let mut digests: BTreeMap<String, (u64, TableDigest)> = BTreeMap::new();
+    for_each_item(snapshot, key, selection, |model, item, _| {
+        let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
+        let entry = digests.entry(model.to_owned()).or_default();
+        entry.0 += 1;
+        entry.1.add_hash(&hash);
+        Ok(())
+    })?;
+    Ok(selection
+        .models
+        .iter()
+        .map(|model| {
+            let (items, digest) = digests.remove(model).unwrap_or_default();
+            let summary = TableSummary {
+                items,
+                chunks: 0,
+                digest: digest.to_hex(),
+            };
+            (model.clone(), summary)
+        })
+        .collect())
 }

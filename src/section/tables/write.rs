@@ -188,6 +188,7 @@ async fn produce_batches(
 ) -> Result<()> {
     let models = selection.models.to_vec();
     let limit = selection.limit;
+    let owners = selection.owners.cloned();
     let snapshot = snapshot.to_path_buf();
     let key = key.clone();
     let owned = std::mem::take(indexes);
@@ -196,9 +197,10 @@ async fn produce_batches(
         let selection = Selection {
             models: &models,
             limit,
+            owners: owners.as_ref(),
         };
         let mut batcher = Batcher::new(&tx, &target);
-        let streamed = for_each_item(&snapshot, &key, selection, |model, item| {
+        let streamed = for_each_item(&snapshot, &key, selection, |model, item, _| {
             let write = match owned.get(model) {
                 None => true,
                 Some(index) => {

@@ -1,0 +1,89 @@
+//! The users section's part in import's phases: check the target pool (phase 2), plan
+//! (phase 3), and verify it after writing (phase 7). Applying is
+//! `section::users::apply_users`, called from phase 6.
+
+use crate::aws::cognito::Cognito;
+use crate::config::Environment;
+use crate::error::{Error, Result};
+use crate::section::users::plan::TargetPool;
+use crate::section::users::{
+    compatibility, plan_users, read_target_pool, UsersActions, UsersMode, UsersPlan, UsersSnapshot,
+};
+
+/// The target pool an import restores users into.
+pub(super) struct UsersTarget {
+    pub cognito: Cognito,
+    pub pool: TargetPool,
+}
+
+/// Phase 2: when the snapshot has users and the import includes them, the target
+/// must have a pool with the same username model and every custom attribute
+/// (otherwise refused, exit 4, listing each difference). `None`: no users to restore,
+/// with the reason pushed to `not_restored`.
+pub(super) async fn check_users(
+    target: &Environment,
+    sdk: &aws_config::SdkConfig,
+    snapshot: Option<&UsersSnapshot>,
+    selected: bool,
+    not_restored: &mut Vec<String>,
+) -> Result<Option<UsersTarget>> {
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    if !selected {
+        not_restored.push("users (not selected by --only; add `users` to include them)".into());
+        return Ok(None);
+    }
+    let Some(pool_id) = &target.user_pool_id else {
+        not_restored.push(format!(
+            "users (`{}` has no user_pool_id in rtsnap.toml)",
+            target.name
+        ));
+        return Ok(None);
+    };
+    let cognito = Cognito::new(sdk, pool_id);
+    let pool = read_target_pool(&cognito).await?;
+    let problems = compatibility(&snapshot.pool, &pool.settings);
+    if !problems.is_empty() {
+        return Err(Error::Refused(format!(
+            "target user pool {pool_id} of `{}` cannot hold the snapshot's users: {}; nothing was written",
+            target.name,
+            problems.join("; ")
+        )));
+    }
+    Ok(Some(UsersTarget { cognito, pool }))
+}
+
+/// Phase 3: the users plan. Changes Cognito would refuse are refused now.
+pub(super) fn plan(
+    snapshot: &UsersSnapshot,
+    target: &UsersTarget,
+    mode: UsersMode,
+) -> Result<(UsersPlan, UsersActions)> {
+    let (plan, actions, refusals) = plan_users(snapshot, &target.pool, mode);
+    if !refusals.is_empty() {
+        return Err(Error::Refused(format!(
+            "Cognito would refuse these user changes: {}; nothing was written",
+            refusals.join("; ")
+        )));
+    }
+    Ok((plan, actions))
+}
+
+/// Phase 7: re-reads the pool and plans again; nothing left to do means the pool
+/// holds the snapshot's users.
+pub(super) async fn verify(
+    cognito: &Cognito,
+    snapshot: &UsersSnapshot,
+    mode: UsersMode,
+) -> Result<String> {
+    let pool = read_target_pool(cognito).await?;
+    let (plan, _, _) = plan_users(snapshot, &pool, mode);
+    if plan.changes() == 0 {
+        return Ok(format!("match ({} users checked)", plan.snapshot_users));
+    }
+    Ok(format!(
+        "{} users missing, {} different, {} memberships missing, {} extra memberships, {} users to prune",
+        plan.create, plan.update, plan.memberships_add, plan.memberships_remove, plan.delete
+    ))
+}

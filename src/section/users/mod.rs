@@ -1,0 +1,54 @@
+//! The users section: an environment's Cognito user pool (settings, groups, users and
+//! their memberships). "How are users restored?" starts here.
+//!
+//! - export: [`export`] lists the pool into `users/*.json[l]` (never passwords:
+//!   Cognito cannot export them);
+//! - read: [`read`] parses the section back from a verified archive;
+//! - plan: [`plan`] checks the target pool is compatible, then diffs users (matched by
+//!   username, or by e-mail / phone in pools that sign in with those), groups and
+//!   memberships;
+//! - apply: [`apply`] creates users without invitations, updates attributes and
+//!   enabled state, memberships, and prunes with `--prune-users`;
+//! - verify: [`compare`] for import phase 7 and `verify --against`.
+//!
+//! Owner fields of items are rewritten with the old sub → new sub map the plan and
+//! apply steps build (`crate::section::owner`).
+
+pub mod apply;
+pub mod compare;
+pub mod export;
+pub mod plan;
+pub mod read;
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::aws::cognito::Cognito;
+use crate::error::Result;
+use plan::TargetPool;
+
+pub use apply::{apply_users, UsersApplied};
+pub use compare::{compare_users, UsersComparison};
+pub use plan::{compatibility, plan_users, UsersActions, UsersMode, UsersPlan};
+pub use read::UsersSnapshot;
+
+/// Reads the whole target pool: settings, groups, memberships and users.
+pub async fn read_target_pool(cognito: &Cognito) -> Result<TargetPool> {
+    let (settings, _) = cognito.describe_pool().await?;
+    let groups = cognito.list_groups().await?;
+    let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for group in &groups {
+        for username in cognito.list_members(&group.name).await? {
+            memberships
+                .entry(username)
+                .or_default()
+                .insert(group.name.clone());
+        }
+    }
+    let users = cognito.all_users().await?;
+    Ok(TargetPool {
+        settings,
+        groups,
+        users,
+        memberships,
+    })
+}

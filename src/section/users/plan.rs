@@ -1,0 +1,493 @@
+//! The users plan: check that the target pool can hold the snapshot's users (same
+//! username model, every custom attribute present; otherwise refused before anything
+//! is written), then diff the snapshot's users, groups and memberships against the
+//! target pool's.
+//!
+//! Users are matched by username, or by email / phone number when the pool signs in
+//! with those (Cognito then gives every user a generated username equal to its sub,
+//! so usernames differ between pools while emails do not).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use super::read::UsersSnapshot;
+use crate::archive::users::{Group, PoolSettings, User};
+use crate::aws::cognito::PoolUser;
+use crate::section::owner::SubTarget;
+
+/// Keys listed per action in a plan; the counts are always complete.
+pub const SAMPLE_KEYS: usize = 10;
+
+/// The target pool as the plan sees it.
+pub struct TargetPool {
+    pub settings: PoolSettings,
+    pub groups: Vec<Group>,
+    pub users: Vec<PoolUser>,
+    /// Username → groups.
+    pub memberships: HashMap<String, BTreeSet<String>>,
+}
+
+/// How far an import goes with users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsersMode {
+    /// Remove attributes and memberships the snapshot lacks (not with `--merge` or
+    /// `--limit`).
+    pub exact: bool,
+    /// Delete target users (and groups) absent from the snapshot (`--prune-users`).
+    pub prune: bool,
+}
+
+/// What importing the users section will do: counts and the first keys per action.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct UsersPlan {
+    /// The target user pool.
+    pub pool: String,
+    pub snapshot_users: u64,
+    pub create: u64,
+    pub update: u64,
+    pub unchanged: u64,
+    /// Target users absent from the snapshot, deleted (`--prune-users`).
+    pub delete: u64,
+    /// Target users absent from the snapshot, kept (no `--prune-users`).
+    pub kept: u64,
+    pub groups_create: u64,
+    pub groups_update: u64,
+    pub groups_delete: u64,
+    pub memberships_add: u64,
+    pub memberships_remove: u64,
+    /// Action → the first users (sign-in name) or groups it concerns.
+    pub first: BTreeMap<String, Vec<String>>,
+}
+
+impl UsersPlan {
+    /// Cognito calls this plan makes.
+    pub fn changes(&self) -> u64 {
+        self.create
+            + self.update
+            + self.delete
+            + self.groups_create
+            + self.groups_update
+            + self.groups_delete
+            + self.memberships_add
+            + self.memberships_remove
+    }
+
+    fn note(&mut self, action: &str, key: &str) {
+        let keys = self.first.entry(action.to_owned()).or_default();
+        if keys.len() < SAMPLE_KEYS {
+            keys.push(key.to_owned());
+        }
+    }
+}
+
+/// One user's changes to an existing target user.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// The target's username.
+    pub username: String,
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+    pub enabled: Option<bool>,
+}
+
+/// A user the plan touches: an existing target user, or the index of a snapshot user
+/// that phase 6 creates first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    Existing(String),
+    Created(usize),
+}
+
+/// Everything phase 6 does to the pool, in order.
+#[derive(Debug, Clone, Default)]
+pub struct UsersActions {
+    /// Groups to create (`false`) or update (`true`).
+    pub groups: Vec<(Group, bool)>,
+    /// Indexes into the snapshot's users.
+    pub creates: Vec<usize>,
+    pub updates: Vec<UserUpdate>,
+    /// (user, group, add): add or remove a membership.
+    pub memberships: Vec<(UserRef, String, bool)>,
+    /// Target usernames to delete.
+    pub deletes: Vec<String>,
+    pub group_deletes: Vec<String>,
+    /// Old sub → target user (pending for users still to create).
+    pub subs: HashMap<String, SubTarget>,
+}
+
+/// Differences that make the target pool unable to hold the snapshot's users.
+pub fn compatibility(snapshot: &PoolSettings, target: &PoolSettings) -> Vec<String> {
+    let mut problems = Vec::new();
+    let sorted = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+    if sorted(&snapshot.username_attributes) != sorted(&target.username_attributes) {
+        problems.push(format!(
+            "username model: the snapshot's pool signs in with {}, the target pool with {}",
+            sign_in(&snapshot.username_attributes),
+            sign_in(&target.username_attributes)
+        ));
+    }
+    if sorted(&snapshot.alias_attributes) != sorted(&target.alias_attributes) {
+        problems.push(format!(
+            "alias attributes: the snapshot's pool has [{}], the target pool [{}]",
+            snapshot.alias_attributes.join(", "),
+            target.alias_attributes.join(", ")
+        ));
+    }
+    for attribute in snapshot.custom_attributes() {
+        match target.schema.iter().find(|a| a.name == attribute.name) {
+            None => problems.push(format!(
+                "custom attribute {} is missing in the target pool",
+                attribute.name
+            )),
+            Some(found) if found.attribute_data_type != attribute.attribute_data_type => problems
+                .push(format!(
+                    "custom attribute {} is {} in the snapshot, {} in the target pool",
+                    attribute.name, attribute.attribute_data_type, found.attribute_data_type
+                )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
+fn sign_in(attributes: &[String]) -> String {
+    if attributes.is_empty() {
+        "usernames".into()
+    } else {
+        attributes.join(" or ")
+    }
+}
+
+/// The name a user is matched by in a pool with these username attributes.
+pub fn match_key(
+    username_attributes: &[String],
+    username: &str,
+    attributes: &BTreeMap<String, String>,
+) -> String {
+    for by in username_attributes {
+        if let Some(value) = attributes.get(by).filter(|v| !v.is_empty()) {
+            let value = if by == "email" {
+                value.to_lowercase()
+            } else {
+                value.clone()
+            };
+            return format!("{by}:{value}");
+        }
+    }
+    format!("username:{username}")
+}
+
+/// The attributes a user is created with or compared on: everything but `sub` and
+/// Cognito's own read-only `cognito:*` names.
+pub fn writable(attributes: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    attributes
+        .iter()
+        .filter(|(name, _)| name.as_str() != "sub" && !name.starts_with("cognito:"))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
+
+/// Diffs the snapshot's users section against the target pool. Returns the plan, the
+/// actions, and the problems Cognito would refuse (an immutable attribute to change).
+pub fn plan_users(
+    snapshot: &UsersSnapshot,
+    target: &TargetPool,
+    mode: UsersMode,
+) -> (UsersPlan, UsersActions, Vec<String>) {
+    let mut plan = UsersPlan {
+        pool: target.settings.user_pool_id.clone(),
+        snapshot_users: snapshot.users.len() as u64,
+        ..Default::default()
+    };
+    let mut actions = UsersActions::default();
+    let mut refusals = Vec::new();
+    plan_groups(snapshot, target, mode, &mut plan, &mut actions);
+    let by = &target.settings.username_attributes;
+    let mut index: HashMap<String, &PoolUser> = target
+        .users
+        .iter()
+        .map(|u| (match_key(by, &u.username, &u.attributes), u))
+        .collect();
+    for (i, user) in snapshot.users.iter().enumerate() {
+        let key = match_key(by, &user.username, &user.attributes);
+        let shown = display_key(&key);
+        match index.remove(&key) {
+            None => {
+                plan.create += 1;
+                plan.note("create", shown);
+                actions.creates.push(i);
+                actions.subs.insert(user.sub.clone(), SubTarget::Pending);
+                for group in &user.groups {
+                    plan.memberships_add += 1;
+                    actions
+                        .memberships
+                        .push((UserRef::Created(i), group.clone(), true));
+                }
+            }
+            Some(existing) => {
+                actions.subs.insert(
+                    user.sub.clone(),
+                    SubTarget::Known {
+                        sub: existing.sub().to_owned(),
+                        username: existing.username.clone(),
+                    },
+                );
+                let update = user_update(user, existing, mode);
+                for name in update.set.keys().chain(update.remove.iter()) {
+                    if target.settings.is_immutable(name) {
+                        refusals.push(format!(
+                            "user {shown}: attribute {name} differs but is immutable in the target pool"
+                        ));
+                    }
+                }
+                let changed =
+                    !update.set.is_empty() || !update.remove.is_empty() || update.enabled.is_some();
+                if changed {
+                    plan.update += 1;
+                    plan.note("update", shown);
+                    actions.updates.push(update);
+                } else {
+                    plan.unchanged += 1;
+                }
+                plan_memberships(user, existing, target, mode, &mut plan, &mut actions);
+            }
+        }
+    }
+    let mut extra: Vec<&PoolUser> = index.into_values().collect();
+    extra.sort_by(|a, b| a.username.cmp(&b.username));
+    for user in extra {
+        let key = match_key(by, &user.username, &user.attributes);
+        if mode.prune {
+            plan.delete += 1;
+            plan.note("delete", display_key(&key));
+            actions.deletes.push(user.username.clone());
+        } else {
+            plan.kept += 1;
+            plan.note("kept", display_key(&key));
+        }
+    }
+    (plan, actions, refusals)
+}
+
+/// `email:a@x.com` → `a@x.com`.
+fn display_key(key: &str) -> &str {
+    key.split_once(':').map_or(key, |(_, v)| v)
+}
+
+fn plan_groups(
+    snapshot: &UsersSnapshot,
+    target: &TargetPool,
+    mode: UsersMode,
+    plan: &mut UsersPlan,
+    actions: &mut UsersActions,
+) {
+    let existing: HashMap<&str, &Group> =
+        target.groups.iter().map(|g| (g.name.as_str(), g)).collect();
+    for group in &snapshot.groups {
+        match existing.get(group.name.as_str()) {
+            None => {
+                plan.groups_create += 1;
+                plan.note("group create", &group.name);
+                actions.groups.push((group.clone(), false));
+            }
+            Some(have) if *have != group => {
+                plan.groups_update += 1;
+                plan.note("group update", &group.name);
+                actions.groups.push((group.clone(), true));
+            }
+            Some(_) => {}
+        }
+    }
+    if mode.prune {
+        let wanted: BTreeSet<&str> = snapshot.groups.iter().map(|g| g.name.as_str()).collect();
+        for group in &target.groups {
+            if !wanted.contains(group.name.as_str()) {
+                plan.groups_delete += 1;
+                plan.note("group delete", &group.name);
+                actions.group_deletes.push(group.name.clone());
+            }
+        }
+    }
+}
+
+fn user_update(user: &User, existing: &PoolUser, mode: UsersMode) -> UserUpdate {
+    let want = writable(&user.attributes);
+    let have = writable(&existing.attributes);
+    let set: BTreeMap<String, String> = want
+        .iter()
+        .filter(|(name, value)| have.get(*name) != Some(*value))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let remove: Vec<String> = if mode.exact {
+        have.keys()
+            .filter(|n| !want.contains_key(*n))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    UserUpdate {
+        username: existing.username.clone(),
+        set,
+        remove,
+        enabled: (user.enabled != existing.enabled).then_some(user.enabled),
+    }
+}
+
+fn plan_memberships(
+    user: &User,
+    existing: &PoolUser,
+    target: &TargetPool,
+    mode: UsersMode,
+    plan: &mut UsersPlan,
+    actions: &mut UsersActions,
+) {
+    let empty = BTreeSet::new();
+    let have = target.memberships.get(&existing.username).unwrap_or(&empty);
+    let want: BTreeSet<String> = user.groups.iter().cloned().collect();
+    let who = UserRef::Existing(existing.username.clone());
+    for group in want.difference(have) {
+        plan.memberships_add += 1;
+        actions.memberships.push((who.clone(), group.clone(), true));
+    }
+    if mode.exact {
+        for group in have.difference(&want) {
+            plan.memberships_remove += 1;
+            actions
+                .memberships
+                .push((who.clone(), group.clone(), false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::users::SchemaAttribute;
+
+    fn pool(by: &[&str], custom: &[&str]) -> PoolSettings {
+        PoolSettings {
+            user_pool_id: "p".into(),
+            username_attributes: by.iter().map(|s| s.to_string()).collect(),
+            alias_attributes: vec![],
+            auto_verified_attributes: vec![],
+            mfa_configuration: "OFF".into(),
+            schema: custom
+                .iter()
+                .map(|n| SchemaAttribute {
+                    name: n.to_string(),
+                    attribute_data_type: "String".into(),
+                    mutable: true,
+                    required: false,
+                })
+                .collect(),
+        }
+    }
+
+    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn compatibility_lists_each_difference() {
+        let snapshot = pool(&["email"], &["custom:company", "custom:tier"]);
+        let target = pool(&[], &["custom:company"]);
+        let problems = compatibility(&snapshot, &target);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("signs in with email"));
+        assert!(problems[1].contains("custom:tier"));
+        assert!(compatibility(&snapshot, &snapshot).is_empty());
+    }
+
+    #[test]
+    fn users_match_by_email_in_email_pools_and_by_username_otherwise() {
+        let a = attrs(&[("email", "Ann@X.com")]);
+        assert_eq!(
+            match_key(&["email".into()], "uuid-1", &a),
+            "email:ann@x.com"
+        );
+        assert_eq!(match_key(&[], "ann", &a), "username:ann");
+    }
+
+    #[test]
+    fn plan_creates_updates_and_prunes() {
+        let snapshot = UsersSnapshot {
+            pool: pool(&["email"], &[]),
+            groups: vec![Group {
+                name: "admins".into(),
+                description: None,
+                precedence: Some(0),
+                role_arn: None,
+            }],
+            users: vec![
+                User {
+                    username: "old-a".into(),
+                    sub: "old-a".into(),
+                    attributes: attrs(&[("email", "a@x.com"), ("name", "A")]),
+                    enabled: false,
+                    status: "CONFIRMED".into(),
+                    groups: vec!["admins".into()],
+                    mfa_enabled: vec![],
+                    created_at: None,
+                },
+                User {
+                    username: "old-b".into(),
+                    sub: "old-b".into(),
+                    attributes: attrs(&[("email", "b@x.com")]),
+                    enabled: true,
+                    status: "CONFIRMED".into(),
+                    groups: vec![],
+                    mfa_enabled: vec![],
+                    created_at: None,
+                },
+            ],
+        };
+        let target = TargetPool {
+            settings: pool(&["email"], &[]),
+            groups: vec![],
+            users: vec![
+                PoolUser {
+                    username: "new-a".into(),
+                    attributes: attrs(&[("email", "a@x.com"), ("sub", "new-a"), ("name", "B")]),
+                    enabled: true,
+                    status: "CONFIRMED".into(),
+                    created_at: None,
+                    mfa_options: vec![],
+                },
+                PoolUser {
+                    username: "new-z".into(),
+                    attributes: attrs(&[("email", "z@x.com"), ("sub", "new-z")]),
+                    enabled: true,
+                    status: "CONFIRMED".into(),
+                    created_at: None,
+                    mfa_options: vec![],
+                },
+            ],
+            memberships: HashMap::new(),
+        };
+        let mode = UsersMode {
+            exact: true,
+            prune: true,
+        };
+        let (plan, actions, refusals) = plan_users(&snapshot, &target, mode);
+        assert!(refusals.is_empty());
+        assert_eq!((plan.create, plan.update, plan.delete), (1, 1, 1));
+        assert_eq!((plan.groups_create, plan.memberships_add), (1, 1));
+        assert_eq!(actions.updates[0].enabled, Some(false));
+        assert_eq!(actions.updates[0].set["name"], "A");
+        assert_eq!(actions.deletes, vec!["new-z".to_string()]);
+        assert_eq!(
+            actions.subs["old-a"],
+            SubTarget::Known {
+                sub: "new-a".into(),
+                username: "new-a".into()
+            }
+        );
+        assert_eq!(actions.subs["old-b"], SubTarget::Pending);
+        assert_eq!(plan.first["create"], vec!["b@x.com".to_string()]);
+    }
+}
