@@ -4,8 +4,10 @@
 # story in a temporary folder outside the repository (snapshots hold personal data):
 #
 #   1. pack the demo environment (fixtures/demo) and open it with age | zstd | tar
-#   2. load it into `staging` (tables created), then `rtsnap export staging`
-#   3. import that export into the protected `production` (tables created), verify
+#   2. load it into `staging` (tables created, 60 users created in its Cognito pool
+#      without invitations, owner fields rewritten to their new subs), then export it
+#   3. import that export into the protected `production` (tables and users), verify
+#      it against production, users included
 #   4. a bad migration changes production; `rtsnap rollback production` undoes it
 #   5. a sample import (--only Contact --limit 3) into `sandbox`, and a tampered archive (refused)
 set -euo pipefail
@@ -27,10 +29,13 @@ echo "demo: building rtsnap" >&2
 cargo build --quiet
 rtsnap="$CARGO_TARGET_DIR/debug/rtsnap"
 
-# The local AWS-API server: dynalite (strict DynamoDB). Stopped again if started here.
+# The local AWS-API servers: dynalite (strict DynamoDB) for tables, moto for Cognito.
+# Stopped again if started here.
 if scripts/emulator.sh status >/dev/null 2>&1; then emulator_started=false; else
     scripts/emulator.sh start >/dev/null; emulator_started=true; fi
-endpoint=$(sed -n 's/^RTSNAP_DYNALITE_ENDPOINT=//p' .emulator/env)
+dynalite=$(sed -n 's/^RTSNAP_DYNALITE_ENDPOINT=//p' .emulator/env)
+moto=$(sed -n 's/^RTSNAP_MOTO_ENDPOINT=//p' .emulator/env)
+python="${RTSNAP_EMULATOR_HOME:-$HOME/.cache/rtsnap-emulator}/venv/bin/python"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rtsnap-demo.XXXXXX")
 cleanup() {
@@ -41,13 +46,33 @@ trap cleanup EXIT
 cd "$work"
 export RTSNAP_HOME="$work/home" RTSNAP_IDENTITY="$work/identity.txt"
 # Dummy credentials for the local server; real runs use the standard AWS chain.
-export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-west-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-west-1 AWS_DEFAULT_REGION=us-west-1 AWS_EC2_METADATA_DISABLED=true
+# One endpoint per service, the SDK's standard variables (rtsnap.toml's endpoint_url
+# would send every service to one server).
+export AWS_ENDPOINT_URL_DYNAMODB="$dynalite" AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="$moto"
+# Temporary password for the users rtsnap creates (never printed or stored).
+export RTSNAP_TEMP_PASSWORD="Demo-Temp-Passw0rd!"
 run() { say "rtsnap $*"; "$rtsnap" "$@"; }
 
 step "1. a snapshot file"
 run keygen -o identity.txt
 recipient=$(sed -n 's/^# public key: //p' identity.txt)
 suffix() { printf '%s%s' "$1" "$(date +%s%N | tail -c 9)"; }
+# One Amplify-shaped user pool per environment (email sign-in, custom:company), made
+# with boto3, an independent client.
+pool() { "$python" - "$1" <<'PY'
+import sys, boto3
+c = boto3.client("cognito-idp")
+s = lambda n, **kw: dict(Name=n, AttributeDataType="String", Mutable=True, **kw)
+out = c.create_user_pool(PoolName=sys.argv[1], UsernameAttributes=["email"],
+    AutoVerifiedAttributes=["email"],
+    Schema=[s("email", Required=True), s("name"), s("phone_number"), s("company")])
+print(out["UserPool"]["Id"])
+PY
+}
+staging_pool=$(pool demo-staging)
+sandbox_pool=$(pool demo-sandbox)
+production_pool=$(pool demo-production)
 cat > rtsnap.toml <<TOML
 [snapshots]
 recipients = ["$recipient"]
@@ -55,18 +80,18 @@ recipients = ["$recipient"]
 [environments.staging]
 region = "us-west-1"
 backend_suffix = "$(suffix staging)"
-endpoint_url = "$endpoint"
+user_pool_id = "$staging_pool"
 required_models = ["Contact", "Property", "Request", "Project"]
 
 [environments.sandbox]
 region = "us-west-1"
 backend_suffix = "$(suffix sandbox)"
-endpoint_url = "$endpoint"
+user_pool_id = "$sandbox_pool"
 
 [environments.production]
 region = "us-west-1"
 backend_suffix = "$(suffix production)"
-endpoint_url = "$endpoint"
+user_pool_id = "$production_pool"
 protected = true
 TOML
 run pack "$repo/fixtures/demo" -o demo.rtsnap --quiet
@@ -76,9 +101,10 @@ age -d -i identity.txt demo.rtsnap | zstd -d | tar -t > listing.txt
 head -n 4 listing.txt; echo "  … ($(wc -l < listing.txt) entries)"
 
 step "2. staging: load the demo data, then export it"
-run import demo.rtsnap --target staging --create-missing --yes --no-progress --quiet
+run import demo.rtsnap --target staging --create-missing --yes --no-progress > load.txt
+grep -E "^  users|^  groups|owner fields|^users:" load.txt
 run export staging --no-progress > export.txt
-head -n 3 export.txt
+head -n 3 export.txt; tail -n 1 export.txt
 export_file=$(sed -n '2s/ (.*//p' export.txt)
 
 step "3. production (protected): dry run, refusal without --confirm, then the import"
@@ -90,6 +116,8 @@ if "$rtsnap" import "$export_file" --target production --create-missing --no-pro
 else echo "refused with exit $?, nothing written"; fi
 run import "$export_file" --target production --create-missing --confirm production --no-progress --quiet
 run verify "$export_file"
+run verify "$export_file" --against production > against.txt
+grep -E "Contact|users" against.txt
 
 step "4. a bad migration, and its rollback"
 mkdir migration && "$rtsnap" unpack "$export_file" migration/dir --quiet

@@ -548,6 +548,29 @@ async fn users_round_trip_owner_fields_reruns_prune_and_rollback() {
         &before_prune,
         "after rollback",
     );
+
+    // The canary temporary password is in no file: every snapshot and backup, opened.
+    for name in world.snapshots().iter().filter(|n| n.ends_with(".rtsnap")) {
+        let archive = world.snapshot_dir().join(name);
+        let dir = world.dir.path().join(format!("opened-{name}"));
+        let out = world.rtsnap(&["unpack", &archive.to_string_lossy(), &dir.to_string_lossy()]);
+        assert!(out.status.success(), "unpack {name}: {}", stderr(&out));
+    }
+    assert_no_canary(world.dir.path());
+}
+
+/// No file under `dir` holds the canary password.
+fn assert_no_canary(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            assert_no_canary(&path);
+        } else {
+            let bytes = std::fs::read(&path).expect("read file");
+            let found = bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes());
+            assert!(!found, "{} holds the temporary password", path.display());
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
