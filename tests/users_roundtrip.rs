@@ -314,6 +314,8 @@ async fn users_round_trip_owner_fields_reruns_prune_and_rollback() {
     let export = world.rtsnap_json(&["export", "staging"]);
     assert_eq!(export["users"]["users"], USERS as u64, "{export}");
     assert_eq!(export["users"]["groups"], 3, "{export}");
+    let digest = export["users"]["digest"].as_str().expect("users digest");
+    assert!(digest.len() == 64 && digest != "0".repeat(64), "{export}");
     let file = export["file"].as_str().expect("file").to_owned();
 
     // Dry run: every user to create, every owner field to rewrite.

@@ -75,6 +75,10 @@ pub struct TableSummary {
 pub struct UsersSummary {
     pub users: u64,
     pub groups: u64,
+    /// Order-independent digest of the lines of `users.jsonl` and `groups.jsonl`:
+    /// the sum modulo 2^256 of the SHA-256 of each line (without its newline).
+    #[serde(default)]
+    pub digest: String,
 }
 
 /// Counts of the assets section.

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, OnceLock};
 
+use sha2::{Digest as _, Sha256};
+
 use super::canonical::TableDigest;
 use super::error::ArchiveError;
 use super::line_hash::LineHasher;
@@ -82,6 +84,10 @@ impl LineObserver {
             LineMode::Json => {
                 serde_json::from_slice::<serde::de::IgnoredAny>(line)
                     .map_err(|e| self.bad(number, format!("not JSON: {e}")))?;
+                // The users section's digest: the same order-independent sum as a
+                // table's, over each line's bytes (these documents have one spelling).
+                let hash: [u8; 32] = Sha256::digest(line).into();
+                self.digest.add_hash(&hash);
             }
         }
         self.lines = number;

@@ -175,6 +175,7 @@ struct WalkState {
     users: u64,
     groups: u64,
     has_users: bool,
+    users_digest: TableDigest,
     objects: u64,
     blobs: u64,
     has_assets: bool,
@@ -262,8 +263,17 @@ impl WalkState {
                 }
             }
             EntryKind::UserPool => self.has_users = true,
-            EntryKind::Groups => (self.has_users, self.groups) = (true, self.groups + lines),
-            EntryKind::Users => (self.has_users, self.users) = (true, self.users + lines),
+            EntryKind::Groups | EntryKind::Users => {
+                self.has_users = true;
+                if *kind == EntryKind::Groups {
+                    self.groups += lines;
+                } else {
+                    self.users += lines;
+                }
+                if let Some(o) = observer.as_ref() {
+                    self.users_digest.merge(&o.digest);
+                }
+            }
             EntryKind::AssetManifest => {
                 (self.has_assets, self.objects) = (true, self.objects + lines)
             }
@@ -345,10 +355,16 @@ impl WalkState {
                 )));
             }
         }
-        let users = self.has_users.then_some((self.users, self.groups));
-        if users != manifest.users.as_ref().map(|u| (u.users, u.groups)) {
+        let users = self
+            .has_users
+            .then(|| (self.users, self.groups, self.users_digest.to_hex()));
+        let listed = manifest
+            .users
+            .as_ref()
+            .map(|u| (u.users, u.groups, u.digest.clone()));
+        if users != listed {
             return Err(ArchiveError::Corrupt(
-                "users counts differ from MANIFEST.json".into(),
+                "users counts or digest differ from MANIFEST.json".into(),
             ));
         }
         let assets = self.has_assets.then_some((self.objects, self.blobs));

@@ -36,6 +36,7 @@ pub struct SnapshotWriter<W: Write> {
     tables: BTreeMap<String, TableSummary>,
     table_digests: BTreeMap<String, TableDigest>,
     users: Option<UsersSummary>,
+    users_digest: TableDigest,
     assets: Option<AssetsSummary>,
     open_table: Option<OpenTable>,
 }
@@ -82,6 +83,7 @@ impl<W: Write> SnapshotWriter<W> {
             tables: BTreeMap::new(),
             table_digests: BTreeMap::new(),
             users: None,
+            users_digest: TableDigest::default(),
             assets: None,
             open_table: None,
         };
@@ -300,8 +302,17 @@ impl<W: Write> SnapshotWriter<W> {
             EntryKind::UserPool => {
                 self.users.get_or_insert_with(Default::default);
             }
-            EntryKind::Groups => self.users.get_or_insert_with(Default::default).groups += lines,
-            EntryKind::Users => self.users.get_or_insert_with(Default::default).users += lines,
+            EntryKind::Groups | EntryKind::Users => {
+                let users = self.users.get_or_insert_with(Default::default);
+                if *kind == EntryKind::Groups {
+                    users.groups += lines;
+                } else {
+                    users.users += lines;
+                }
+                if let Some(o) = observer {
+                    self.users_digest.merge(&o.digest);
+                }
+            }
             EntryKind::AssetManifest => {
                 self.assets.get_or_insert_with(Default::default).objects += lines
             }
@@ -338,7 +349,10 @@ impl<W: Write> SnapshotWriter<W> {
             format_version: FORMAT_VERSION,
             entries: std::mem::take(&mut self.entries),
             tables: std::mem::take(&mut self.tables),
-            users: self.users.take(),
+            users: self.users.take().map(|mut u| {
+                u.digest = self.users_digest.to_hex();
+                u
+            }),
             assets: self.assets.take(),
         };
         let mut bytes = serde_json::to_vec_pretty(&manifest)
