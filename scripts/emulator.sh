@@ -193,7 +193,8 @@ launch() {
     local name=$1 port=$2
     local -a cmd
     case $name in
-    moto) cmd=("$moto_bin" -H 127.0.0.1 -p "$port") ;;
+    # moto's request recorder (off unless a test turns it on) writes here, not into the cwd.
+    moto) cmd=(env MOTO_RECORDER_FILEPATH="$state/moto-recording.jsonl" "$moto_bin" -H 127.0.0.1 -p "$port") ;;
     dynalite) cmd=(node "$dynalite_cli" --host 127.0.0.1 --port "$port") ;;
     esac
     rm -f "$state/$name.pid"

@@ -587,3 +587,79 @@ fn list_shows_snapshots_by_environment() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn list_contents_checks_each_archive_and_shows_its_counts() {
+    let ws = Workspace::new();
+    let dir = ws.path("home/snapshots");
+    fs::create_dir_all(&dir).unwrap();
+    let good = ws.pack_fixture("home/snapshots/staging-2025-08-12.rtsnap");
+    let mut bytes = fs::read(&good).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(dir.join("staging-2025-08-13.rtsnap"), &bytes).unwrap();
+
+    let inspected = ws.run(
+        &[
+            "inspect",
+            good.to_str().unwrap(),
+            "--identity",
+            "id.txt",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(inspected.status.code(), Some(0), "{}", stderr(&inspected));
+    let inspected: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+
+    let out = ws.run(
+        &["list", "--contents", "--identity", "id.txt", "--json"],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a damaged file fails the listing"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = doc["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    let contents = doc["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), names.len());
+    let at = |name: &str| &contents[names.iter().position(|n| *n == name).unwrap()];
+
+    let verified = at("staging-2025-08-12.rtsnap");
+    assert_eq!(verified["status"], "verified", "{verified}");
+    for field in ["users", "groups", "asset_objects", "total_items", "tables"] {
+        assert_eq!(verified[field], inspected[field], "{field}");
+    }
+    assert!(verified["users"].as_u64().unwrap() > 0);
+
+    let damaged = at("staging-2025-08-13.rtsnap");
+    assert_eq!(damaged["status"], "unreadable", "{damaged}");
+    let error = damaged["error"].as_str().unwrap();
+    let verify = ws.run(
+        &[
+            "verify",
+            dir.join("staging-2025-08-13.rtsnap").to_str().unwrap(),
+            "--identity",
+            "id.txt",
+        ],
+        &[],
+    );
+    assert!(
+        !error.is_empty() && !error.contains('\n') && stderr(&verify).contains(error),
+        "the listing gives the same one-line reason as verify: {error} / {}",
+        stderr(&verify)
+    );
+
+    let text = ws.run(&["list", "--contents", "--identity", "id.txt"], &[]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let users = inspected["users"].as_u64().unwrap();
+    assert!(text.contains(&format!("{users} users")), "{text}");
+    assert!(text.contains("FAILED: "), "{text}");
+}

@@ -16,6 +16,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_dynamodb::types::AttributeValue;
+use common::recorder::MotoRecording;
 use common::world::{stderr, World};
 use common::{cognito, user_pool_name, Server};
 
@@ -334,6 +335,7 @@ async fn users_round_trip_owner_fields_reruns_prune_and_rollback() {
         "{plan}"
     );
 
+    let recording = MotoRecording::start(&world.endpoint);
     let out = world
         .command(&[
             "import",
@@ -349,6 +351,7 @@ async fn users_round_trip_owner_fields_reruns_prune_and_rollback() {
         .env("RUST_LOG", "trace")
         .output()
         .expect("run rtsnap");
+    let sent = recording.finish();
     assert!(out.status.success(), "import: {}", stderr(&out));
     let all_output = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(
@@ -362,6 +365,26 @@ async fn users_round_trip_owner_fields_reruns_prune_and_rollback() {
         .as_str()
         .unwrap()
         .starts_with("match"));
+
+    // No invitation was requested: every AdminCreateUser moto received for the
+    // target pool asked Cognito to suppress its message.
+    let creates: Vec<serde_json::Value> = sent
+        .iter()
+        .filter(|r| r.target.ends_with(".AdminCreateUser"))
+        .map(|r| serde_json::from_str(&r.body).expect("AdminCreateUser body is JSON"))
+        .filter(|body: &serde_json::Value| body["UserPoolId"] == target_pool.as_str())
+        .collect();
+    assert_eq!(creates.len(), USERS, "one AdminCreateUser per user");
+    for body in &creates {
+        assert_eq!(body["MessageAction"], "SUPPRESS", "{}", body["Username"]);
+        let names: Vec<&str> = body["UserAttributes"]
+            .as_array()
+            .expect("attributes")
+            .iter()
+            .filter_map(|a| a["Name"].as_str())
+            .collect();
+        assert!(!names.contains(&"sub"), "sub is never sent: {names:?}");
+    }
 
     // Independent check: the target pool equals the source, users await a password.
     let target = read_pool(&client, &target_pool).await;

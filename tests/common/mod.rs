@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod recorder;
 pub mod world;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

@@ -127,6 +127,10 @@ enum Command {
         /// Only this environment's snapshots.
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
+        /// Also read and check each archive with the key and show what it holds
+        /// (tables, items, users, groups, assets); exit 1 if any fails its check.
+        #[arg(long)]
+        contents: bool,
     },
     /// Create a new age identity; prints its recipient (public key).
     Keygen {
@@ -333,10 +337,21 @@ fn run(cli: Cli) -> Result<(), Error> {
             let report = rtsnap::command::inspect::verify(&file, key.as_ref())?;
             out.emit(&report, || verify_text(&file, &report))
         }
-        Command::List { env } => {
+        Command::List { env, contents } => {
             let config = Config::discover(cli.config.as_deref())?;
             let report = rtsnap::command::list::list(&config.snapshot_dir(), env.as_deref())?;
-            out.emit(&report, || list_text(&report))
+            if !contents {
+                return out.emit(&report, || list_text(&report));
+            }
+            let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
+            let report = rtsnap::command::list::with_contents(report, &key);
+            out.emit(&report, || render::list_contents_text(&report))?;
+            if !report.all_verified() {
+                return Err(Error::Failed(
+                    "some snapshots failed their check (see above)".into(),
+                ));
+            }
+            Ok(())
         }
         Command::Keygen { output } => keygen(&out, output.as_deref()),
     }

@@ -155,22 +155,63 @@ pub fn list_text(report: &rtsnap::command::list::ListReport) -> String {
     }
     let mut text = format!("snapshots in {}:\n", report.dir.display());
     for s in &report.snapshots {
-        let kind = match s.kind {
-            rtsnap::command::list::SnapshotKind::Export => "export",
-            rtsnap::command::list::SnapshotKind::PreImportBackup => "pre-import backup",
-            rtsnap::command::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
-            rtsnap::command::list::SnapshotKind::Other => "other",
-        };
-        text.push_str(&format!(
-            "  {}  {:>10}  {}  {}{}\n",
-            s.modified,
-            rtsnap::snapshot::human_bytes(s.size),
-            kind,
-            s.name,
-            if s.has_sidecar { "" } else { "  (no sidecar)" }
-        ));
+        text.push_str(&listed_line(s));
     }
     text
+}
+
+/// `list --contents`: each file's line, then what it holds or why it failed.
+pub fn list_contents_text(report: &rtsnap::command::list::ContentsReport) -> String {
+    use rtsnap::command::list::ListedContents;
+    if report.listing.snapshots.is_empty() {
+        return list_text(&report.listing);
+    }
+    let mut text = format!("snapshots in {}:\n", report.listing.dir.display());
+    for (s, contents) in report.listing.snapshots.iter().zip(&report.contents) {
+        text.push_str(&listed_line(s));
+        match contents {
+            ListedContents::Verified { summary } => {
+                text.push_str(&format!("      verified: {}\n", contents_line(summary)));
+            }
+            ListedContents::Unreadable { error } => {
+                text.push_str(&format!("      FAILED: {error}\n"));
+            }
+        }
+    }
+    text
+}
+
+/// `3 tables, 1,234 items, 155 users, 3 groups, 40 asset objects`.
+fn contents_line(s: &rtsnap::snapshot::SnapshotSummary) -> String {
+    let mut parts = vec![
+        format!("{} tables", s.tables.len()),
+        format!("{} items", s.total_items),
+    ];
+    if let (Some(users), Some(groups)) = (s.users, s.groups) {
+        parts.push(format!("{users} users"));
+        parts.push(format!("{groups} groups"));
+    }
+    if let Some(objects) = s.asset_objects {
+        parts.push(format!("{objects} asset objects"));
+    }
+    parts.join(", ")
+}
+
+fn listed_line(s: &rtsnap::command::list::ListedSnapshot) -> String {
+    let kind = match s.kind {
+        rtsnap::command::list::SnapshotKind::Export => "export",
+        rtsnap::command::list::SnapshotKind::PreImportBackup => "pre-import backup",
+        rtsnap::command::list::SnapshotKind::PreRollbackBackup => "pre-rollback backup",
+        rtsnap::command::list::SnapshotKind::Other => "other",
+    };
+    format!(
+        "  {}  {:>10}  {}  {}{}\n",
+        s.modified,
+        rtsnap::snapshot::human_bytes(s.size),
+        kind,
+        s.name,
+        if s.has_sidecar { "" } else { "  (no sidecar)" }
+    )
 }
 
 pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {

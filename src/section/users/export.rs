@@ -7,7 +7,6 @@
 //! ListUsers page by page into a staged temporary file, so memory holds the
 //! memberships, never the users.
 
-use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom, Write};
 
 use crate::archive::users::{to_json_line, User};
@@ -32,15 +31,7 @@ pub(crate) async fn collect_users(
     let (settings, estimate) = cognito.describe_pool().await?;
     let mut groups = cognito.list_groups().await?;
     groups.sort_by(|a, b| (a.precedence, &a.name).cmp(&(b.precedence, &b.name)));
-    let mut memberships: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for group in &groups {
-        for username in cognito.list_members(&group.name).await? {
-            memberships
-                .entry(username)
-                .or_default()
-                .push(group.name.clone());
-        }
-    }
+    let mut memberships = super::memberships(cognito, &groups).await?;
     let with_mfa = settings.mfa_configuration != "OFF";
     let task = progress.start(&format!("users of {}", cognito.pool_id()), Some(estimate));
     let mut staged = tempfile::tempfile().map_err(Error::io("staging users.jsonl"))?;

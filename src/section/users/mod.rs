@@ -20,8 +20,9 @@ pub mod export;
 pub mod plan;
 pub mod read;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::archive::users::Group;
 use crate::aws::cognito::Cognito;
 use crate::error::Result;
 use plan::TargetPool;
@@ -35,15 +36,11 @@ pub use read::UsersSnapshot;
 pub async fn read_target_pool(cognito: &Cognito) -> Result<TargetPool> {
     let (settings, _) = cognito.describe_pool().await?;
     let groups = cognito.list_groups().await?;
-    let mut memberships: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for group in &groups {
-        for username in cognito.list_members(&group.name).await? {
-            memberships
-                .entry(username)
-                .or_default()
-                .insert(group.name.clone());
-        }
-    }
+    let memberships = memberships(cognito, &groups)
+        .await?
+        .into_iter()
+        .map(|(user, groups)| (user, groups.into_iter().collect::<BTreeSet<_>>()))
+        .collect::<HashMap<_, _>>();
     let users = cognito.all_users().await?;
     Ok(TargetPool {
         settings,
@@ -51,4 +48,22 @@ pub async fn read_target_pool(cognito: &Cognito) -> Result<TargetPool> {
         users,
         memberships,
     })
+}
+
+/// username → the groups it belongs to, in the order of `groups`: one paginated
+/// ListUsersInGroup per group, never one call per user.
+pub(crate) async fn memberships(
+    cognito: &Cognito,
+    groups: &[Group],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut memberships: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for group in groups {
+        for username in cognito.list_members(&group.name).await? {
+            memberships
+                .entry(username)
+                .or_default()
+                .push(group.name.clone());
+        }
+    }
+    Ok(memberships)
 }

@@ -1,0 +1,89 @@
+//! What rtsnap actually sent to moto, read back from moto's own request recorder
+//! (`/moto-api/recorder/…`, moto's feature for recording and replaying requests).
+//!
+//! Some promises are about the request, not the resulting state: "no invitation was
+//! requested" means every AdminCreateUser carried `MessageAction=SUPPRESS`, and moto
+//! keeps no trace of that field in the user it creates. The recorder sees the request
+//! bodies as moto received them, so a test can assert on them without a mock.
+//!
+//! The recorder is one switch for the whole moto process, which every test shares:
+//! the recording also holds other tests' requests, so callers filter by their own
+//! resource (a pool id, a bucket). Only one test at a time may record; keep the
+//! window short, as everything moto receives meanwhile is written to its log.
+
+use base64::Engine as _;
+
+/// One recorded request: its `X-Amz-Target` (JSON protocols) and its body.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub target: String,
+    pub body: String,
+}
+
+/// An open recording; [`MotoRecording::finish`] stops it and returns the requests.
+pub struct MotoRecording {
+    endpoint: String,
+}
+
+impl MotoRecording {
+    /// Clears moto's recording and starts a new one.
+    pub fn start(endpoint: &str) -> MotoRecording {
+        let recording = MotoRecording {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+        };
+        recording.post("reset-recording");
+        recording.post("start-recording");
+        recording
+    }
+
+    /// Stops recording and returns every request moto received meanwhile.
+    pub fn finish(self) -> Vec<RecordedRequest> {
+        self.post("stop-recording");
+        let url = format!("{}/moto-api/recorder/download-recording", self.endpoint);
+        let log = ureq::get(&url)
+            .call()
+            .expect("download moto's recording")
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_string()
+            .expect("read moto's recording");
+        // The log holds request bodies (temporary passwords included): clear it.
+        self.post("reset-recording");
+        log.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let entry: serde_json::Value =
+                    serde_json::from_str(line).expect("a recorded request is one JSON line");
+                parse_entry(&entry)
+            })
+            .collect()
+    }
+
+    fn post(&self, action: &str) {
+        let url = format!("{}/moto-api/recorder/{action}", self.endpoint);
+        ureq::post(&url)
+            .send_empty()
+            .unwrap_or_else(|e| panic!("moto recorder {action}: {e}"));
+    }
+}
+
+fn parse_entry(entry: &serde_json::Value) -> RecordedRequest {
+    let headers = entry["headers"].as_object().expect("recorded headers");
+    let target = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
+        .and_then(|(_, v)| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let raw = entry["body"].as_str().unwrap_or_default();
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .expect("recorded body is base64");
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        raw.to_owned()
+    };
+    RecordedRequest { target, body }
+}
