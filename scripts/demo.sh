@@ -5,9 +5,11 @@
 #
 #   1. pack the demo environment (fixtures/demo) and open it with age | zstd | tar
 #   2. load it into `staging` (tables created, 60 users created in its Cognito pool
-#      without invitations, owner fields rewritten to their new subs), then export it
-#   3. import that export into the protected `production` (tables and users), verify
-#      it against production, users included
+#      without invitations, owner fields rewritten to their new subs, 40 S3 objects
+#      copied server-side from the fixture's bucket), then export it
+#   3. import that export into the protected `production` (tables, users, assets),
+#      verify it against production, every section included
+#   3b. an offline export (--with-assets) restored with its source bucket emptied
 #   4. a bad migration changes production; `rtsnap rollback production` undoes it
 #   5. a sample import (--only Contact --limit 3) into `sandbox`, and a tampered archive (refused)
 set -euo pipefail
@@ -29,7 +31,7 @@ echo "demo: building rtsnap" >&2
 cargo build --quiet
 rtsnap="$CARGO_TARGET_DIR/debug/rtsnap"
 
-# The local AWS-API servers: dynalite (strict DynamoDB) for tables, moto for Cognito.
+# The local AWS-API servers: dynalite (strict DynamoDB) for tables, moto for Cognito and S3.
 # Stopped again if started here.
 if scripts/emulator.sh status >/dev/null 2>&1; then emulator_started=false; else
     scripts/emulator.sh start >/dev/null; emulator_started=true; fi
@@ -49,7 +51,7 @@ export RTSNAP_HOME="$work/home" RTSNAP_IDENTITY="$work/identity.txt"
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_REGION=us-west-1 AWS_DEFAULT_REGION=us-west-1 AWS_EC2_METADATA_DISABLED=true
 # One endpoint per service, the SDK's standard variables (rtsnap.toml's endpoint_url
 # would send every service to one server).
-export AWS_ENDPOINT_URL_DYNAMODB="$dynalite" AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="$moto"
+export AWS_ENDPOINT_URL_DYNAMODB="$dynalite" AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER="$moto" AWS_ENDPOINT_URL_S3="$moto"
 # Temporary password for the users rtsnap creates (never printed or stored).
 export RTSNAP_TEMP_PASSWORD="Demo-Temp-Passw0rd!"
 run() { say "rtsnap $*"; "$rtsnap" "$@"; }
@@ -70,6 +72,31 @@ out = c.create_user_pool(PoolName=sys.argv[1], UsernameAttributes=["email"],
 print(out["UserPool"]["Id"])
 PY
 }
+# One bucket per environment, and the fixture's own bucket (the snapshot's source),
+# filled with the bytes its manifest describes (scripts/gen_fixtures.py).
+bucket() { "$python" - "$@" <<'PY'
+import json, sys, boto3
+s3 = boto3.client("s3")
+name = sys.argv[1]
+try:
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-1"})
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+if len(sys.argv) > 2:
+    for line in open(sys.argv[2]):
+        o = json.loads(line)
+        unit = (o["key"] + "\n").encode()
+        body = (unit * (o["size"] // len(unit) + 1))[: o["size"]]
+        extra = {"CacheControl": o["cache_control"]} if "cache_control" in o else {}
+        s3.put_object(Bucket=name, Key=o["key"], Body=body, ContentType=o["content_type"],
+                      Metadata=o["metadata"], **extra)
+PY
+}
+bucket amplify-demo-assets "$repo/fixtures/demo/assets/manifest.jsonl"
+staging_bucket="demo-staging-$(date +%s%N | tail -c 9)"
+production_bucket="demo-production-$(date +%s%N | tail -c 9)"
+offline_bucket="demo-offline-$(date +%s%N | tail -c 9)"
+for b in "$staging_bucket" "$production_bucket" "$offline_bucket"; do bucket "$b"; done
 staging_pool=$(pool demo-staging)
 sandbox_pool=$(pool demo-sandbox)
 production_pool=$(pool demo-production)
@@ -81,6 +108,7 @@ recipients = ["$recipient"]
 region = "us-west-1"
 backend_suffix = "$(suffix staging)"
 user_pool_id = "$staging_pool"
+bucket = "$staging_bucket"
 required_models = ["Contact", "Property", "Request", "Project"]
 
 [environments.sandbox]
@@ -92,7 +120,13 @@ user_pool_id = "$sandbox_pool"
 region = "us-west-1"
 backend_suffix = "$(suffix production)"
 user_pool_id = "$production_pool"
+bucket = "$production_bucket"
 protected = true
+
+[environments.offline]
+region = "us-west-1"
+backend_suffix = "$(suffix offline)"
+bucket = "$offline_bucket"
 TOML
 run pack "$repo/fixtures/demo" -o demo.rtsnap --quiet
 run verify demo.rtsnap
@@ -102,7 +136,7 @@ head -n 4 listing.txt; echo "  … ($(wc -l < listing.txt) entries)"
 
 step "2. staging: load the demo data, then export it"
 run import demo.rtsnap --target staging --create-missing --yes --no-progress > load.txt
-grep -E "^  users|^  groups|owner fields|^users:" load.txt
+grep -E "^  users|^  groups|owner fields|^users:|assets" load.txt
 run export staging --no-progress > export.txt
 head -n 3 export.txt; tail -n 1 export.txt
 export_file=$(sed -n '2s/ (.*//p' export.txt)
@@ -117,7 +151,21 @@ else echo "refused with exit $?, nothing written"; fi
 run import "$export_file" --target production --create-missing --confirm production --no-progress --quiet
 run verify "$export_file"
 run verify "$export_file" --against production > against.txt
-grep -E "Contact|users" against.txt
+grep -E "Contact|users|assets" against.txt
+
+step "3b. offline: the bytes in the snapshot, the source bucket emptied"
+run export staging --with-assets -o offline.rtsnap --no-progress > offline-export.txt
+grep -E "^assets" offline-export.txt
+say "aws s3 rm s3://$staging_bucket --recursive   # (boto3) the source is gone"
+"$python" - "$staging_bucket" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[1]):
+    for o in page.get("Contents", []):
+        s3.delete_object(Bucket=sys.argv[1], Key=o["Key"])
+PY
+run import offline.rtsnap --target offline --only assets --yes --no-progress > offline.txt
+grep -E "assets" offline.txt
 
 step "4. a bad migration, and its rollback"
 mkdir migration && "$rtsnap" unpack "$export_file" migration/dir --quiet

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import random
 import shutil
@@ -1627,6 +1628,28 @@ def jsonl_line(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
+def demo_object_bytes(key: str, size: int) -> bytes:
+    """The demo bucket's bytes for an asset: its key and a newline, repeated, cut to
+    ``size``. scripts/demo.sh uploads exactly these, so the manifest's checksums are
+    those of real objects."""
+    unit = (key + "\n").encode()
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def with_content(asset: dict[str, Any]) -> dict[str, Any]:
+    """An asset line with the checksums of its demo bytes (ETag = MD5, as S3 computes
+    for a single-part upload) and a Cache-Control header where one was set."""
+    data = demo_object_bytes(asset["key"], asset["size"])
+    line = dict(asset)
+    line["etag"] = '"' + hashlib.md5(data).hexdigest() + '"'
+    line["sha256"] = hashlib.sha256(data).hexdigest()
+    metadata = dict(line["metadata"])
+    if "cache-control" in metadata:
+        line["cache_control"] = metadata.pop("cache-control")
+    line["metadata"] = metadata
+    return line
+
+
 def dump_jsonl(path: Path, rows: list[Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -1667,7 +1690,7 @@ def write_snapshot(ctx: Ctx, out: Path) -> None:
     dump_json(out / "users" / "pool.json", POOL)
     dump_jsonl(out / "users" / "groups.jsonl", sorted(GROUPS, key=lambda g: g["precedence"]))
     dump_jsonl(out / "users" / "users.jsonl", ctx.users)
-    dump_jsonl(out / "assets" / "manifest.jsonl", ctx.assets)
+    dump_jsonl(out / "assets" / "manifest.jsonl", [with_content(a) for a in ctx.assets])
 
 
 def readme_text() -> str:

@@ -7,6 +7,11 @@ pub trait Progress: Send + Sync {
     /// A unit of work starts (a table being scanned or written). `total` is known or
     /// estimated size in items.
     fn start(&self, label: &str, total: Option<u64>) -> Box<dyn ProgressTask>;
+    /// Like [`Progress::start`], for work measured in bytes (object transfers): a
+    /// terminal shows sizes and bytes per second.
+    fn start_bytes(&self, label: &str, total: Option<u64>) -> Box<dyn ProgressTask> {
+        self.start(label, total)
+    }
     /// A line of narrative ("phase 3/7: plan").
     fn note(&self, text: &str);
 }

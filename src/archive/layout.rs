@@ -15,13 +15,22 @@ pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     Header,
-    TableSchema { model: String },
-    TableItems { model: String, chunk: u32 },
+    TableSchema {
+        model: String,
+    },
+    TableItems {
+        model: String,
+        chunk: u32,
+    },
     UserPool,
     Groups,
     Users,
     AssetManifest,
-    AssetBlob { key: String },
+    /// `assets/blobs/<name>`: an object's bytes; `name` is the SHA-256 of its key
+    /// (`archive::assets::blob_path`), so no key can make an unsafe path.
+    AssetBlob {
+        name: String,
+    },
     Manifest,
 }
 
@@ -49,9 +58,16 @@ impl EntryKind {
             "users/users.jsonl" => EntryKind::Users,
             "assets/manifest.jsonl" => EntryKind::AssetManifest,
             _ => {
-                if let Some(key) = path.strip_prefix("assets/blobs/") {
+                if let Some(name) = path.strip_prefix("assets/blobs/") {
+                    if name.len() != 64
+                        || !name
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
+                        return Err(err("blob names are 64 lowercase hex digits"));
+                    }
                     EntryKind::AssetBlob {
-                        key: key.to_owned(),
+                        name: name.to_owned(),
                     }
                 } else if let Some(rest) = path.strip_prefix("tables/") {
                     let (model, file) = rest.split_once('/').ok_or_else(|| err("no file name"))?;
@@ -123,7 +139,9 @@ fn check_safe(path: &str) -> Result<(), &'static str> {
 }
 
 /// The order entries must appear in: header, tables (model by model, schema before
-/// items), users, assets, manifest. Used to sort a snapshot directory before packing
+/// items), users, asset blobs (by name), the asset manifest, manifest. Blobs come
+/// before the asset manifest because each manifest line carries its object's SHA-256,
+/// which an export learns only while streaming the bytes into the archive. Used to sort a snapshot directory before packing
 /// and to check an archive while reading.
 pub fn order_key(kind: &EntryKind) -> (u8, String, u32) {
     match kind {
@@ -133,8 +151,8 @@ pub fn order_key(kind: &EntryKind) -> (u8, String, u32) {
         EntryKind::UserPool => (2, String::new(), 0),
         EntryKind::Groups => (3, String::new(), 0),
         EntryKind::Users => (4, String::new(), 0),
-        EntryKind::AssetManifest => (5, String::new(), 0),
-        EntryKind::AssetBlob { key } => (6, key.clone(), 0),
+        EntryKind::AssetBlob { name } => (5, name.clone(), 0),
+        EntryKind::AssetManifest => (6, String::new(), 0),
         EntryKind::Manifest => (7, String::new(), 0),
     }
 }
@@ -149,7 +167,7 @@ impl fmt::Display for EntryKind {
             EntryKind::Groups => f.write_str("groups"),
             EntryKind::Users => f.write_str("users"),
             EntryKind::AssetManifest => f.write_str("asset manifest"),
-            EntryKind::AssetBlob { key } => write!(f, "asset {key}"),
+            EntryKind::AssetBlob { name } => write!(f, "asset blob {name}"),
             EntryKind::Manifest => f.write_str("manifest"),
         }
     }
@@ -172,11 +190,10 @@ mod tests {
                 chunk: 2
             }
         );
+        let name = "0123456789abcdef".repeat(4);
         assert_eq!(
-            EntryKind::classify("assets/blobs/public/a b/c.jpg").unwrap(),
-            EntryKind::AssetBlob {
-                key: "public/a b/c.jpg".into()
-            }
+            EntryKind::classify(&format!("assets/blobs/{name}")).unwrap(),
+            EntryKind::AssetBlob { name }
         );
     }
 
@@ -188,6 +205,8 @@ mod tests {
             "tables/../../x/schema.json",
             "assets/blobs/../../evil",
             "assets/blobs/a//b",
+            "assets/blobs/public/a b/c.jpg",
+            "assets/blobs/0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",
             "tables/Con tact/schema.json",
             "tables/Contact/items-1.jsonl",
             "tables/Contact/items-000000.jsonl",

@@ -22,8 +22,20 @@ const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 pub(crate) enum LineMode {
     /// DynamoDB items: parse, count and digest.
     Items,
-    /// Other JSONL (users, groups, asset manifest): check it is JSON, count.
+    /// Other JSONL (users, groups): check it is JSON, count.
     Json,
+    /// The asset manifest: each line an object with a valid key and SHA-256, keys in
+    /// strictly increasing byte order; embedded objects are remembered as claims that
+    /// the archive's blob entries must match.
+    Assets,
+}
+
+/// An asset manifest line's claim about its embedded blob: path, size, SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlobClaim {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// Accumulates counts (and for items the digest) over one entry.
@@ -35,6 +47,8 @@ pub(crate) struct LineObserver {
     pub(crate) digest: TableDigest,
     error: Option<ArchiveError>,
     hasher: LineHasher,
+    pub(crate) claims: Vec<BlobClaim>,
+    last_key: Option<String>,
 }
 
 impl LineObserver {
@@ -47,6 +61,8 @@ impl LineObserver {
             digest: TableDigest::default(),
             error: None,
             hasher: LineHasher::default(),
+            claims: Vec::new(),
+            last_key: None,
         }
     }
 
@@ -89,8 +105,34 @@ impl LineObserver {
                 let hash: [u8; 32] = Sha256::digest(line).into();
                 self.digest.add_hash(&hash);
             }
+            LineMode::Assets => self.asset_line(number, line)?,
         }
         self.lines = number;
+        Ok(())
+    }
+
+    fn asset_line(&mut self, number: u64, line: &[u8]) -> Result<(), ArchiveError> {
+        let object: super::assets::AssetObject = serde_json::from_slice(line)
+            .map_err(|e| self.bad(number, format!("not an asset line: {e}")))?;
+        object.check().map_err(|e| self.bad(number, e))?;
+        if self
+            .last_key
+            .as_ref()
+            .is_some_and(|last| *last >= object.key)
+        {
+            return Err(self.bad(
+                number,
+                format!("key {:?} is out of order or repeated", object.key),
+            ));
+        }
+        if object.embedded {
+            self.claims.push(BlobClaim {
+                path: super::assets::blob_path(&object.key),
+                size: object.size,
+                sha256: object.sha256,
+            });
+        }
+        self.last_key = Some(object.key);
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! Inside: `rtsnap.json` first, tables, users, assets, `MANIFEST.json` last with every
 //! entry's SHA-256 and each table's item count and order-independent content digest.
 
+pub mod assets;
 pub mod canonical;
 mod canonical_scan;
 pub mod crypto;

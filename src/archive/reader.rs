@@ -220,7 +220,8 @@ impl WalkState {
     ) -> Result<(), ArchiveError> {
         let mode = match kind {
             EntryKind::TableItems { .. } => Some(LineMode::Items),
-            EntryKind::Groups | EntryKind::Users | EntryKind::AssetManifest => Some(LineMode::Json),
+            EntryKind::Groups | EntryKind::Users => Some(LineMode::Json),
+            EntryKind::AssetManifest => Some(LineMode::Assets),
             _ => None,
         };
         let mut observer = mode.map(|m| LineObserver::new(m, path));
@@ -242,6 +243,9 @@ impl WalkState {
         outcome?;
         if let Some(o) = observer.as_mut() {
             o.finish()?;
+            if *kind == EntryKind::AssetManifest {
+                super::assets::check_claims(&o.claims, &self.entries)?;
+            }
         }
         let (sha256, read) = hashing.finish();
         if read != size {

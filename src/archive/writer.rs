@@ -199,7 +199,8 @@ impl<W: Write> SnapshotWriter<W> {
         self.check_order(path, &kind)?;
         let mode = match &kind {
             EntryKind::TableItems { .. } => Some(LineMode::Items),
-            EntryKind::Groups | EntryKind::Users | EntryKind::AssetManifest => Some(LineMode::Json),
+            EntryKind::Groups | EntryKind::Users => Some(LineMode::Json),
+            EntryKind::AssetManifest => Some(LineMode::Assets),
             _ => None,
         };
         let mut observer = mode
@@ -212,6 +213,9 @@ impl<W: Write> SnapshotWriter<W> {
         .map_err(ArchiveError::io(format!("writing {path} into the archive")))?;
         if let Some(observer) = observer.as_mut() {
             observer.finish()?;
+            if kind == EntryKind::AssetManifest {
+                super::assets::check_claims(&observer.claims, &self.entries)?;
+            }
         }
         let (sha256, written) = hashing.finish();
         if written != size {

@@ -3,6 +3,7 @@
 
 pub mod cognito;
 pub mod dynamodb;
+pub mod s3;
 
 /// The retry policy shared by every service: rtsnap retries only what is worth
 /// retrying (throttling, `UnprocessedItems`, Cognito's rate limits), with capped
@@ -51,6 +52,7 @@ impl AwsError {
                     | "RequestLimitExceeded"
                     | "Throttling"
                     | "TooManyRequestsException"
+                    | "SlowDown"
             )
         )
     }

@@ -1,5 +1,6 @@
-//! `export <ENV>`: an environment's sections (every table's schema and items, and the
-//! users of its Cognito pool when it has a `user_pool_id`) into one
+//! `export <ENV>`: an environment's sections (every table's schema and items, the
+//! users of its Cognito pool when it has a `user_pool_id`, and the objects of its S3
+//! bucket when it has a `bucket`: their manifest, and with `--with-assets` their bytes) into one
 //! new `.rtsnap` archive, named `<env>-<date>.rtsnap` in the snapshot directory unless
 //! `-o` names the file. The writing itself is `snapshot::write`, shared with import's
 //! pre-import backup; how each section is read from AWS lives in `section/`.
@@ -10,10 +11,12 @@ use std::path::{Path, PathBuf};
 use crate::archive::EncryptionKey;
 use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
+use crate::aws::s3::S3;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::files::check_snapshot_location;
 use crate::progress::Progress;
+use crate::section::assets::export::{AssetsScope, Embed};
 use crate::section::tables::discover_tables;
 use crate::section::Only;
 use crate::snapshot::write::{write_snapshot, SnapshotScope};
@@ -26,6 +29,9 @@ pub struct ExportOptions {
     /// `-o FILE`; otherwise the default name in the snapshot directory.
     pub output: Option<PathBuf>,
     pub allow_in_repo: bool,
+    /// Embed every object's bytes (`--with-assets`), for restores without the
+    /// source bucket.
+    pub with_assets: bool,
 }
 
 /// What `export` wrote.
@@ -53,6 +59,26 @@ pub async fn export(
         }
         _ => None,
     };
+    let s3 = match (&env.bucket, only.assets) {
+        (Some(bucket), true) => Some(S3::new(&sdk, bucket)),
+        (None, true) if options.with_assets || options.only.is_some() => {
+            return Err(Error::Usage(format!(
+                "{} asks for assets, but `{}` has no bucket",
+                if options.with_assets {
+                    "--with-assets"
+                } else {
+                    "--only"
+                },
+                env.name
+            )))
+        }
+        _ => None,
+    };
+    if options.with_assets && s3.is_none() {
+        return Err(Error::Usage(
+            "--with-assets needs the assets section: add `assets` to --only".into(),
+        ));
+    }
     let path = match &options.output {
         Some(path) => path.clone(),
         None => default_export_path(snapshot_dir, &env.name),
@@ -68,6 +94,15 @@ pub async fn export(
         tables: &tables,
         absent: &BTreeMap::new(),
         users: cognito.as_ref(),
+        assets: s3.as_ref().map(|s3| AssetsScope {
+            s3,
+            prefixes: &env.asset_prefixes,
+            embed: if options.with_assets {
+                Embed::All
+            } else {
+                Embed::Nothing
+            },
+        }),
     };
     write_snapshot(&dynamo, env, &scope, &path, key, progress).await
 }

@@ -10,8 +10,10 @@ use serde::Serialize;
 use crate::archive::DecryptionKey;
 use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
+use crate::aws::s3::S3;
 use crate::config::Environment;
 use crate::error::Result;
+use crate::section::assets::{compare_assets, AssetsComparison};
 use crate::section::owner::OwnerRewrite;
 use crate::section::tables::{compare_tables, TableComparison};
 use crate::section::users::{
@@ -31,6 +33,8 @@ pub struct AgainstReport {
     pub tables: BTreeMap<String, TableComparison>,
     /// The users comparison, when the snapshot has users and the environment a pool.
     pub users: Option<UsersComparison>,
+    /// The assets comparison, when the snapshot has assets and the environment a bucket.
+    pub assets: Option<AssetsComparison>,
     /// Snapshot sections not compared, and why.
     pub not_compared: Vec<String>,
 }
@@ -68,14 +72,29 @@ pub async fn verify_against(
         _ => (None, None),
     };
     let tables = compare_tables(&dynamo, snapshot, key, &verified, env, owners.as_ref()).await?;
+    let assets = match (&verified.assets, &env.bucket) {
+        (Some(snapshot_assets), Some(bucket)) => {
+            let s3 = S3::new(&sdk, bucket);
+            let progress = crate::progress::NoProgress;
+            let prefixes = &env.asset_prefixes;
+            Some(compare_assets(&s3, prefixes, snapshot_assets, &progress).await?)
+        }
+        (Some(_), None) => {
+            not_compared.push(format!("assets (`{}` has no bucket)", env.name));
+            None
+        }
+        _ => None,
+    };
     let equal = tables.values().all(|t| t.status == "match")
-        && users.as_ref().is_none_or(|u| u.status == "match");
+        && users.as_ref().is_none_or(|u| u.status == "match")
+        && assets.as_ref().is_none_or(|a| a.status == "match");
     Ok(AgainstReport {
         snapshot: snapshot.to_path_buf(),
         env: env.name.clone(),
         equal,
         tables,
         users,
+        assets,
         not_compared,
     })
 }

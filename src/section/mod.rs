@@ -16,10 +16,11 @@
 //!
 //! - [`tables`]: DynamoDB tables, schema and items.
 //! - [`users`]: the Cognito user pool: users, groups, memberships.
+//! - [`assets`]: the S3 bucket: object manifest and, optionally, the bytes.
 //! - [`owner`]: owner fields, where users meet tables (old sub → new sub).
 
-/// What `--only` selects: a list of model names, where the section name `users`
-/// stands for the users section (model names are Amplify's PascalCase, so the two
+/// What `--only` selects: a list of model names, where the section names `users` and
+/// `assets` stand for those sections (model names are Amplify's PascalCase, so they
 /// cannot be confused in practice).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Only {
@@ -27,6 +28,8 @@ pub struct Only {
     pub models: Option<Vec<String>>,
     /// Whether the users section is selected.
     pub users: bool,
+    /// Whether the assets section is selected.
+    pub assets: bool,
 }
 
 impl Only {
@@ -36,16 +39,18 @@ impl Only {
             None => Only {
                 models: None,
                 users: true,
+                assets: true,
             },
             Some(names) => Only {
                 models: Some(
                     names
                         .iter()
-                        .filter(|n| n.as_str() != USERS_SECTION)
+                        .filter(|n| n.as_str() != USERS_SECTION && n.as_str() != ASSETS_SECTION)
                         .cloned()
                         .collect(),
                 ),
                 users: names.iter().any(|n| n == USERS_SECTION),
+                assets: names.iter().any(|n| n == ASSETS_SECTION),
             },
         }
     }
@@ -53,7 +58,10 @@ impl Only {
 
 /// The users section's name in `--only` and in the header's `sections`.
 pub const USERS_SECTION: &str = "users";
+/// The assets section's name in `--only` and in the header's `sections`.
+pub const ASSETS_SECTION: &str = "assets";
 
+pub mod assets;
 pub mod owner;
 pub mod tables;
 pub mod users;

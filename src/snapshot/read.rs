@@ -10,15 +10,17 @@ use std::path::Path;
 use crate::archive::schema::TableSchema;
 use crate::archive::{DecryptionKey, EntryKind, Header, Manifest, SnapshotReader};
 use crate::error::{Error, Result};
+use crate::section::assets::read::AssetsSnapshot;
 use crate::section::users::read::UsersSnapshot;
 
-/// The header, manifest, every table schema and the users section, after a full
-/// verifying pass.
+/// The header, manifest, every table schema, the users section and the asset
+/// manifest, after a full verifying pass.
 pub struct VerifiedContents {
     pub header: Header,
     pub manifest: Manifest,
     pub schemas: BTreeMap<String, TableSchema>,
     pub users: Option<UsersSnapshot>,
+    pub assets: Option<AssetsSnapshot>,
 }
 
 /// A full verifying pass that keeps what import phase 1 and `verify --against` need.
@@ -28,8 +30,16 @@ pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedCon
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut schemas = BTreeMap::new();
     let mut users = None;
-    let verified = reader.read_all(|_, entry| {
+    let mut assets = None;
+    let verified = reader.read_all(|header, entry| {
         crate::section::users::read::read_entry(entry.kind, entry.path, entry.data, &mut users)?;
+        crate::section::assets::read::read_entry(
+            entry.kind,
+            entry.path,
+            entry.data,
+            header.source.bucket.as_deref(),
+            &mut assets,
+        )?;
         if let EntryKind::TableSchema { model } = entry.kind {
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(entry.data, &mut bytes).map_err(
@@ -47,6 +57,7 @@ pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedCon
         manifest: verified.manifest,
         schemas,
         users,
+        assets,
     })
 }
 

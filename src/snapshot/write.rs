@@ -24,6 +24,7 @@ use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::files::StagedFile;
 use crate::progress::Progress;
+use crate::section::assets::export::{collect_assets, send_assets, AssetsScope, CollectedAssets};
 use crate::section::users::export::{send_users, StagedUsers};
 use crate::section::{tables, users};
 
@@ -32,13 +33,14 @@ use crate::section::{tables, users};
 const MESSAGES_IN_FLIGHT: usize = 4;
 
 /// What a snapshot covers: the region for its header, existing tables (model → table
-/// name), absent tables (model → schema) to record as empty, and the user pool whose
-/// users section to include, if any.
+/// name), absent tables (model → schema) to record as empty, the user pool whose
+/// users section to include, and the bucket whose assets to include, if any.
 pub(crate) struct SnapshotScope<'a> {
     pub region: &'a str,
     pub tables: &'a BTreeMap<String, String>,
     pub absent: &'a BTreeMap<String, TableSchema>,
     pub users: Option<&'a Cognito>,
+    pub assets: Option<AssetsScope<'a>>,
 }
 
 /// What was written: the file, its checksum and sidecar, and what it holds.
@@ -54,6 +56,8 @@ pub struct WrittenSnapshot {
     pub total_items: u64,
     /// The users section's counts, when the snapshot has one.
     pub users: Option<crate::archive::header::UsersSummary>,
+    /// The assets section's counts (objects listed, blobs embedded), when it has one.
+    pub assets: Option<crate::archive::header::AssetsSummary>,
 }
 
 /// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
@@ -89,16 +93,18 @@ pub(crate) async fn write_snapshot(
     let (tx, rx) = mpsc::channel::<WriterMessage>(MESSAGES_IN_FLIGHT);
     let writer_thread = std::thread::spawn(move || run_writer(writer, rx));
     let sink = ArchiveSink { tx };
-    // Users are read from Cognito while the tables stream; their entries follow the
-    // tables in the archive.
-    let (exported, users) = tokio::join!(
+    // Users and the asset manifest are read while the tables stream; their entries
+    // follow the tables in the archive (and embedded asset bytes stream after users).
+    let (exported, users, assets) = tokio::join!(
         tables::export_tables(dynamo, &described, &sink, progress),
-        collect_users(scope.users, progress)
+        collect_users(scope.users, progress),
+        collect_assets_if(scope.assets.as_ref(), progress)
     );
-    let exported = match (exported, users) {
-        (Ok(()), Ok(Some(staged))) => send_users(staged, &sink).await,
-        (Ok(()), Ok(None)) => Ok(()),
-        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+    let exported = match (exported, users, assets) {
+        (Ok(()), Ok(users), Ok(assets)) => {
+            send_sections(users, assets, scope, &sink, progress).await
+        }
+        (Err(e), _, _) | (Ok(()), Err(e), _) | (Ok(()), Ok(_), Err(e)) => Err(e),
     };
     let finished = match exported {
         Ok(()) => sink.tx.send(WriterMessage::Finish).await.is_ok(),
@@ -137,6 +143,34 @@ fn written_report(
         sha256: done.sha256,
         sidecar: done.sidecar,
         users: manifest.users.clone(),
+        assets: manifest.assets.clone(),
+    }
+}
+
+/// The users section, then the assets section, in layout order.
+async fn send_sections(
+    users: Option<StagedUsers>,
+    assets: Option<CollectedAssets>,
+    scope: &SnapshotScope<'_>,
+    sink: &ArchiveSink,
+    progress: &dyn Progress,
+) -> Result<()> {
+    if let Some(staged) = users {
+        send_users(staged, sink).await?;
+    }
+    if let (Some(collected), Some(assets)) = (assets, scope.assets.as_ref()) {
+        send_assets(collected, assets.s3, sink, progress).await?;
+    }
+    Ok(())
+}
+
+async fn collect_assets_if(
+    scope: Option<&AssetsScope<'_>>,
+    progress: &dyn Progress,
+) -> Result<Option<CollectedAssets>> {
+    match scope {
+        Some(scope) => Ok(Some(collect_assets(scope, progress).await?)),
+        None => Ok(None),
     }
 }
 
@@ -145,6 +179,9 @@ fn sections(scope: &SnapshotScope<'_>) -> Vec<String> {
     let mut sections = vec![String::from("tables")];
     if scope.users.is_some() {
         sections.push(String::from("users"));
+    }
+    if scope.assets.is_some() {
+        sections.push(String::from("assets"));
     }
     sections
 }

@@ -538,8 +538,28 @@ pub async fn delete_buckets_containing(client: &aws_sdk_s3::Client, suffix: &str
             else {
                 break;
             };
-            for key in page.contents().iter().filter_map(|o| o.key()) {
-                let _ = client.delete_object().bucket(bucket).key(key).send().await;
+            let keys: Vec<aws_sdk_s3::types::ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|key| {
+                    aws_sdk_s3::types::ObjectIdentifier::builder()
+                        .key(key)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if let Ok(delete) = aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+            {
+                let _ = client
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(delete)
+                    .send()
+                    .await;
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),

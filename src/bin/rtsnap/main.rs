@@ -47,20 +47,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Export an environment's tables (and users, with a user_pool_id) into a new encrypted snapshot.
+    /// Export an environment's tables (and users, with a user_pool_id; the asset manifest, with a bucket) into a new encrypted snapshot.
     Export {
         env: String,
         /// Write here instead of <snapshot dir>/<env>-<date>.rtsnap.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Only these models (comma-separated); `users` selects the users section.
+        /// Only these models (comma-separated); `users` and `assets` select those sections.
         #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         only: Option<Vec<String>>,
+        /// Embed every object's bytes, so the snapshot restores without the source bucket.
+        #[arg(long)]
+        with_assets: bool,
         /// Allow -o to name a file inside a git work tree.
         #[arg(long)]
         allow_in_repo: bool,
     },
-    /// Restore a snapshot's tables and users into an environment (verify, check, plan, confirm, back up, write, verify).
+    /// Restore a snapshot's tables, users and assets into an environment (verify, check, plan, confirm, back up, write, verify).
     Import {
         file: PathBuf,
         #[arg(long, value_name = "ENV")]
@@ -71,7 +74,7 @@ enum Command {
         /// Keep target items the snapshot lacks (no deletes).
         #[arg(long)]
         merge: bool,
-        /// Only these models (comma-separated); add `users` to include the users section.
+        /// Only these models (comma-separated); add `users` or `assets` to include those sections.
         #[arg(long, value_delimiter = ',', value_name = "MODELS")]
         only: Option<Vec<String>>,
         /// Only the first N items of each model (no deletes): try an import on a sample.
@@ -86,6 +89,9 @@ enum Command {
         /// Delete target users and groups the snapshot lacks (exact mode only).
         #[arg(long)]
         prune_users: bool,
+        /// Delete target objects the snapshot lacks (exact mode only).
+        #[arg(long)]
+        prune_assets: bool,
         /// Confirm a protected target by naming it.
         #[arg(long, value_name = "ENV")]
         confirm: Option<String>,
@@ -193,6 +199,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             env,
             output,
             only,
+            with_assets,
             allow_in_repo,
         } => {
             let config = Config::discover(cli.config.as_deref())?;
@@ -202,6 +209,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 only,
                 output,
                 allow_in_repo,
+                with_assets,
             };
             let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
             let report = runtime()?.block_on(rtsnap::command::export::export(
@@ -223,6 +231,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             create_missing,
             no_backup,
             prune_users,
+            prune_assets,
             confirm,
             yes,
         } => {
@@ -234,6 +243,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 create_missing,
                 no_backup,
                 prune_users,
+                prune_assets,
                 confirm,
                 yes,
                 backup_label: "pre-import",
@@ -246,8 +256,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 confirm,
                 yes,
                 backup_label: "pre-rollback",
-                // A rollback is exact: users the import added are removed again.
+                // A rollback is exact: users and objects the import added are removed again.
                 prune_users: true,
+                prune_assets: true,
                 temp_password: temp_password(),
                 ..Default::default()
             };

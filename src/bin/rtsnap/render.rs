@@ -24,6 +24,12 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
             users.users, users.groups
         ));
     }
+    if let Some(assets) = &report.assets {
+        text.push_str(&format!(
+            "assets: {} objects listed, {} embedded\n",
+            assets.objects, assets.blobs
+        ));
+    }
     text
 }
 
@@ -47,10 +53,12 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
         .max()
         .unwrap_or(5)
         .max(5);
-    text.push_str(&format!(
-        "  {:<width$}  {:>8} {:>8} {:>8} {:>9}\n",
-        "model", "put", "update", "delete", "unchanged"
-    ));
+    if !report.tables.is_empty() {
+        text.push_str(&format!(
+            "  {:<width$}  {:>8} {:>8} {:>8} {:>9}\n",
+            "model", "put", "update", "delete", "unchanged"
+        ));
+    }
     for (model, plan) in &report.tables {
         text.push_str(&format!(
             "  {model:<width$}  {:>8} {:>8} {:>8} {:>9}{}\n",
@@ -75,6 +83,9 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
     if let Some(users) = &report.users {
         users_plan_text(&mut text, users);
     }
+    if let Some(assets) = &report.assets {
+        assets_plan_text(&mut text, assets);
+    }
     if !report.sections_not_restored.is_empty() {
         text.push_str(&format!(
             "not restored: {}\n",
@@ -90,6 +101,15 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
             text.push_str(&format!(
                 "users: {} created (no invitations sent), {} updated, {} deleted; {} group and {} membership changes\n",
                 users.created, users.updated, users.deleted, users.groups, users.memberships
+            ));
+        }
+        if let Some(assets) = &report.assets_applied {
+            text.push_str(&format!(
+                "assets: {} uploaded from the archive, {} copied from the source bucket ({}), {} deleted\n",
+                assets.uploaded,
+                assets.copied,
+                rtsnap::snapshot::human_bytes(assets.bytes),
+                assets.deleted
             ));
         }
         if let Some(backup) = &report.backup {
@@ -121,6 +141,30 @@ fn users_plan_text(text: &mut String, plan: &rtsnap::section::users::UsersPlan) 
     ));
     for (action, keys) in &plan.first {
         text.push_str(&format!("    {action}: {}\n", keys.join(", ")));
+    }
+}
+
+/// The assets plan: counts and bytes per action, then the first keys of each.
+fn assets_plan_text(text: &mut String, plan: &rtsnap::section::assets::AssetsPlan) {
+    let bytes = rtsnap::snapshot::human_bytes;
+    text.push_str(&format!(
+        "  assets (s3://{}): {} copy ({}: {} from the archive, {} from {}), {} unchanged, {} delete ({}), {} kept (absent from the snapshot)\n",
+        plan.bucket,
+        plan.copy,
+        bytes(plan.copy_bytes),
+        plan.from_archive,
+        plan.from_source,
+        plan.source_bucket.as_deref().map_or("-".to_owned(), |b| format!("s3://{b}")),
+        plan.unchanged,
+        plan.delete,
+        bytes(plan.delete_bytes),
+        plan.kept
+    ));
+    if !plan.first_copies.is_empty() {
+        text.push_str(&format!("    copy: {}\n", plan.first_copies.join(", ")));
+    }
+    if !plan.first_deletes.is_empty() {
+        text.push_str(&format!("    delete: {}\n", plan.first_deletes.join(", ")));
     }
 }
 
@@ -274,6 +318,28 @@ pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {
         }
         for (kind, keys) in &users.keys {
             text.push_str(&format!("      {kind}: {}\n", keys.join(", ")));
+        }
+    }
+    if let Some(assets) = &report.assets {
+        text.push_str(&format!(
+            "  assets (s3://{}): {}  snapshot {}  equal {}",
+            assets.bucket, assets.status, assets.snapshot_objects, assets.equal_objects
+        ));
+        if assets.status != "match" {
+            text.push_str(&format!(
+                "  missing {} different {} extra {}",
+                assets.missing, assets.different, assets.extra
+            ));
+        }
+        text.push('\n');
+        for (kind, keys) in [
+            ("missing", &assets.missing_keys),
+            ("different", &assets.different_keys),
+            ("extra", &assets.extra_keys),
+        ] {
+            if !keys.is_empty() {
+                text.push_str(&format!("      {kind}: {}\n", keys.join(", ")));
+            }
         }
     }
     for section in &report.not_compared {

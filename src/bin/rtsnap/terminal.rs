@@ -34,6 +34,21 @@ impl TerminalProgress {
 }
 
 impl Progress for TerminalProgress {
+    fn start_bytes(&self, label: &str, total: Option<u64>) -> Box<dyn ProgressTask> {
+        if !self.show_bars {
+            return Box::new(rtsnap::progress::NoProgress);
+        }
+        let bar = self.bars.add(ProgressBar::new(total.unwrap_or(0)));
+        let style = ProgressStyle::with_template(
+            "{prefix:>24} {bar:30} {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(label.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Box::new(Bar(bar))
+    }
+
     fn start(&self, label: &str, total: Option<u64>) -> Box<dyn ProgressTask> {
         if !self.show_bars {
             return Box::new(rtsnap::progress::NoProgress);

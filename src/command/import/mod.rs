@@ -1,5 +1,5 @@
-//! `import <FILE> --target <ENV>` and `rollback <ENV>`: restore a snapshot's tables into
-//! an environment, in the phases of design §5. Nothing reaches the target before phase
+//! `import <FILE> --target <ENV>` and `rollback <ENV>`: restore a snapshot's tables,
+//! users and assets into an environment, in the phases of design §5. Nothing reaches the target before phase
 //! 6; only the backup file is written before it, in phase 5.
 //!
 //! 1 verify the whole archive · 2 check the target tables · 3 plan (diff by primary
@@ -19,6 +19,7 @@ use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::section::assets::{apply_assets, AssetsApplied, AssetsMode, AssetsPlan};
 use crate::section::owner::OwnerRewrite;
 use crate::section::tables::target::{check_target, index_targets, verify_target};
 use crate::section::tables::{self, diff, Selection, TablePlan};
@@ -26,6 +27,7 @@ use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
 use crate::section::Only;
 use crate::snapshot::read_verified;
 
+mod assets;
 mod rollback;
 mod safety;
 mod users;
@@ -48,6 +50,9 @@ pub struct ImportOptions {
     /// Delete target users (and groups) the snapshot lacks (`--prune-users`;
     /// rollback always does).
     pub prune_users: bool,
+    /// Delete target objects the snapshot lacks (`--prune-assets`; rollback always
+    /// does).
+    pub prune_assets: bool,
     /// `--confirm <ENV>`.
     pub confirm: Option<String>,
     pub yes: bool,
@@ -90,6 +95,8 @@ pub struct ImportReport {
     pub tables: BTreeMap<String, TablePlan>,
     /// The users plan, when the users section is restored.
     pub users: Option<UsersPlan>,
+    /// The assets plan, when the assets section is restored.
+    pub assets: Option<AssetsPlan>,
     /// Snapshot sections not restored, and why (said plainly, never skipped silently).
     pub sections_not_restored: Vec<String>,
     pub backup: Option<PathBuf>,
@@ -98,10 +105,11 @@ pub struct ImportReport {
     pub deleted: u64,
     pub created_tables: Vec<String>,
     pub users_applied: Option<UsersApplied>,
+    pub assets_applied: Option<AssetsApplied>,
     /// Snapshot sub → target sub, for users whose sub changed (owner fields of the
     /// imported items were rewritten with it).
     pub sub_map: BTreeMap<String, String>,
-    /// Per table (and `users`): `match`, or what differs.
+    /// Per table (and `users`, `assets`): `match`, or what differs.
     pub verification: BTreeMap<String, String>,
 }
 
@@ -109,6 +117,7 @@ impl ImportReport {
     pub fn total_changes(&self) -> u64 {
         self.tables.values().map(TablePlan::changes).sum::<u64>()
             + self.users.as_ref().map_or(0, UsersPlan::changes)
+            + self.assets.as_ref().map_or(0, AssetsPlan::changes)
     }
 }
 
@@ -140,12 +149,22 @@ pub async fn import(
         .header
         .sections
         .iter()
-        .filter(|s| !matches!(s.as_str(), "tables" | "users"))
+        .filter(|s| !matches!(s.as_str(), "tables" | "users" | "assets"))
         .cloned()
         .collect();
     let snapshot_users = verified.users.as_ref();
     let users_target =
         users::check_users(target, &sdk, snapshot_users, only.users, &mut not_restored).await?;
+    let snapshot_assets = verified.assets.as_ref();
+    let assets_target = assets::check_assets(
+        target,
+        &sdk,
+        snapshot_assets,
+        only.assets,
+        options.limit.is_some(),
+        &mut not_restored,
+    )
+    .await?;
 
     progress.note("phase 3/7: planning (diff by primary key, users by sign-in name)");
     let exact = !options.merge && options.limit.is_none();
@@ -156,6 +175,17 @@ pub async fn import(
     let (users_plan, users_actions) = match (&users_target, snapshot_users) {
         (Some(t), Some(s)) => {
             let (plan, actions) = users::plan(s, t, users_mode)?;
+            (Some(plan), Some(actions))
+        }
+        _ => (None, None),
+    };
+    let assets_mode = AssetsMode {
+        prune: options.prune_assets && exact,
+    };
+    let prefixes = &target.asset_prefixes;
+    let (assets_plan, assets_actions) = match (&assets_target, snapshot_assets) {
+        (Some(t), Some(s)) => {
+            let (plan, actions) = assets::plan(s, t, prefixes, assets_mode, progress).await?;
             (Some(plan), Some(actions))
         }
         _ => (None, None),
@@ -190,6 +220,7 @@ pub async fn import(
         },
         tables: plans,
         users: users_plan,
+        assets: assets_plan,
         sections_not_restored: not_restored,
         backup: None,
         rollback_command: None,
@@ -197,6 +228,7 @@ pub async fn import(
         deleted: 0,
         created_tables: Vec::new(),
         users_applied: None,
+        assets_applied: None,
         sub_map: owners
             .as_ref()
             .map(OwnerRewrite::changed_subs)
@@ -214,12 +246,18 @@ pub async fn import(
     let mut final_owners = owners.clone();
     if has_changes {
         progress.note("phase 5/7: backing up the target");
-        let users_cognito = users_target.as_ref().map(|t| &t.cognito);
-        report.backup =
-            backup(&dynamo, target, &sdk, &targets, users_cognito, options, ctx).await?;
+        let guarded = safety::Guarded {
+            tables: &targets,
+            users: users_target.as_ref().map(|t| &t.cognito),
+            assets: assets_target
+                .as_ref()
+                .zip(assets_actions.as_ref())
+                .map(|(t, a)| (&t.s3, a.overwritten.as_slice())),
+        };
+        report.backup = backup(&dynamo, target, &sdk, &guarded, options, ctx).await?;
         report.rollback_command = report.backup.as_ref().map(|b| {
             format!(
-                "rtsnap import {} --target {} --prune-users --confirm {}",
+                "rtsnap import {} --target {} --prune-users --prune-assets --confirm {}",
                 b.display(),
                 target.name,
                 target.name
@@ -254,6 +292,11 @@ pub async fn import(
         report.written = done.written;
         report.deleted = done.deleted;
         report.created_tables = done.created;
+        if let (Some(t), Some(actions)) = (&assets_target, &assets_actions) {
+            let (source, key) = (t.source.as_ref(), ctx.decrypt);
+            let applied = apply_assets(&t.s3, source, snapshot, key, actions, progress).await?;
+            report.assets_applied = Some(applied);
+        }
     } else {
         progress
             .note("nothing to change: the target already equals the snapshot (no backup taken)");
@@ -277,6 +320,10 @@ pub async fn import(
     if let (Some(t), Some(s)) = (&users_target, snapshot_users) {
         let verdict = users::verify(&t.cognito, s, users_mode).await?;
         report.verification.insert("users".into(), verdict);
+    }
+    if let (Some(t), Some(s)) = (&assets_target, snapshot_assets) {
+        let verdict = assets::verify(t, prefixes, s, assets_mode, progress).await?;
+        report.verification.insert("assets".into(), verdict);
     }
     let failed: Vec<String> = report
         .verification

@@ -8,8 +8,10 @@ use super::{ImportContext, ImportOptions, ImportReport, Prompt};
 use crate::archive::schema::TableSchema;
 use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
+use crate::aws::s3::S3;
 use crate::config::Environment;
 use crate::error::{Error, Result};
+use crate::section::assets::export::{AssetsScope, Embed};
 use crate::section::tables::target::TargetTable;
 use crate::snapshot::write::{write_snapshot, SnapshotScope};
 
@@ -62,17 +64,28 @@ pub(super) fn confirm(
     }
 }
 
-/// Phase 5: exports the existing target tables the import touches, and the target's
-/// users when the import restores users.
+/// What the pre-import backup covers: the tables the import touches, the user pool
+/// when it restores users, and the bucket when it restores assets, with the keys it
+/// will overwrite or delete (whose bytes the backup embeds).
+pub(super) struct Guarded<'a> {
+    pub tables: &'a BTreeMap<String, TargetTable>,
+    pub users: Option<&'a Cognito>,
+    pub assets: Option<(&'a S3, &'a [String])>,
+}
+
+/// Phase 5: exports the existing target tables the import touches, the target's users
+/// when the import restores users, and the bucket's manifest (with the bytes of every
+/// object the import overwrites or deletes) when it restores assets: enough for
+/// rollback to put the bucket back exactly.
 pub(super) async fn backup(
     dynamo: &Dynamo,
     target: &Environment,
     sdk: &aws_config::SdkConfig,
-    targets: &BTreeMap<String, TargetTable>,
-    users: Option<&Cognito>,
+    guarded: &Guarded<'_>,
     options: &ImportOptions,
     ctx: &ImportContext<'_>,
 ) -> Result<Option<PathBuf>> {
+    let targets = guarded.tables;
     if options.no_backup {
         if target.protected {
             return Err(Error::Refused(format!(
@@ -103,7 +116,12 @@ pub(super) async fn backup(
         region: &region,
         tables: &existing,
         absent: &absent,
-        users,
+        users: guarded.users,
+        assets: guarded.assets.map(|(s3, overwritten)| AssetsScope {
+            s3,
+            prefixes: &target.asset_prefixes,
+            embed: Embed::Keys(overwritten.iter().cloned().collect()),
+        }),
     };
     let report = write_snapshot(dynamo, target, &scope, &path, ctx.encrypt, ctx.progress).await?;
     ctx.progress.note(&format!(

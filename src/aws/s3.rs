@@ -1,0 +1,699 @@
+//! S3: list a bucket, read objects' headers and bytes, and write them back (PutObject,
+//! multipart uploads, server-side CopyObject, batch deletes).
+//!
+//! Checksums are the point of this file: every object rtsnap writes carries its
+//! SHA-256 (`x-amz-checksum-sha256`), so S3 itself refuses a body that does not match,
+//! and a later HeadObject can return it without reading the object again. Objects
+//! that hold no full-object SHA-256 (uploaded without one, or multipart, whose stored
+//! checksum is a checksum of part checksums) are read and hashed instead.
+//!
+//! Every call goes through [`super::retrying`] (S3's `SlowDown` is throttling); the
+//! SDK's own retries cover transient network and 5xx errors underneath.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
+    EncodingType, MetadataDirective, ObjectIdentifier,
+};
+use aws_sdk_s3::Client;
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use sha2::{Digest as _, Sha256};
+
+use super::{retrying, service_error, AwsError};
+use crate::archive::assets::AssetObject;
+
+/// DeleteObjects takes at most this many keys per call.
+const DELETE_BATCH: usize = 1000;
+/// CopyObject copies at most 5 GiB; larger objects are copied in parts.
+pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
+/// The part size of a multipart copy (S3 allows 5 MiB to 5 GiB, 10,000 parts: 512 MiB
+/// parts cover objects up to 5 TiB, S3's maximum).
+pub const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
+
+/// An S3 client for one bucket.
+#[derive(Clone)]
+pub struct S3 {
+    client: Client,
+    bucket: String,
+}
+
+/// An object as ListObjectsV2 shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// An object's headers (HeadObject or GetObject), and its full-object SHA-256 when S3
+/// holds one.
+#[derive(Debug, Clone)]
+pub struct ObjectHead {
+    pub size: u64,
+    pub etag: String,
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub last_modified: String,
+    /// Lowercase hex, only when S3's stored checksum covers the whole object.
+    pub sha256: Option<String>,
+}
+
+impl ObjectHead {
+    /// The manifest line for `key`, with its SHA-256 (known or computed).
+    pub fn to_object(&self, key: &str, sha256: String) -> AssetObject {
+        AssetObject {
+            key: key.to_owned(),
+            size: self.size,
+            etag: self.etag.clone(),
+            sha256,
+            content_type: self.content_type.clone(),
+            cache_control: self.cache_control.clone(),
+            content_encoding: self.content_encoding.clone(),
+            content_disposition: self.content_disposition.clone(),
+            content_language: self.content_language.clone(),
+            metadata: self.metadata.clone(),
+            last_modified: self.last_modified.clone(),
+            embedded: false,
+        }
+    }
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone)]
+pub struct UploadedPart {
+    pub number: i32,
+    pub etag: String,
+    pub checksum: Option<String>,
+}
+
+impl S3 {
+    /// A client for `bucket`. Path-style addressing when an endpoint is overridden (a
+    /// local emulator does not resolve `<bucket>.127.0.0.1`). Checksums only when an
+    /// operation requires them: rtsnap sends its own SHA-256 where it matters.
+    pub fn new(config: &aws_config::SdkConfig, bucket: &str) -> Self {
+        let overridden =
+            config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(overridden)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .build();
+        S3 {
+            client: Client::from_conf(s3),
+            bucket: bucket.to_owned(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// Fails when the bucket does not exist or these credentials cannot reach it.
+    pub async fn check_bucket(&self) -> Result<(), AwsError> {
+        retrying(|| async {
+            self.client
+                .head_bucket()
+                .bucket(&self.bucket)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_error("HeadBucket", &self.bucket, e))
+        })
+        .await
+    }
+
+    /// One page (up to 1,000 objects) under `prefix`, and the token of the next.
+    pub async fn list_page(
+        &self,
+        prefix: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<ListedObject>, Option<String>), AwsError> {
+        let out = retrying(|| async {
+            self.client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .encoding_type(EncodingType::Url)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| service_error("ListObjectsV2", &self.bucket, e))
+        })
+        .await?;
+        let objects = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(ListedObject {
+                    key: decode_listed_key(o.key()?),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect();
+        let next = match out.is_truncated() {
+            Some(true) => out.next_continuation_token().map(str::to_owned),
+            _ => None,
+        };
+        Ok((objects, next))
+    }
+
+    /// Every object under `prefix` (all pages), in key order.
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<ListedObject>, AwsError> {
+        let mut all = Vec::new();
+        let mut token = None;
+        loop {
+            let (page, next) = self.list_page(prefix, token).await?;
+            all.extend(page);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// An object's headers; `Ok(None)` when it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectHead>, AwsError> {
+        let out = retrying(|| async {
+            match self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .checksum_mode(ChecksumMode::Enabled)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(Some(out)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+                Err(e) => Err(service_error("HeadObject", self.object_name(key), e)),
+            }
+        })
+        .await?;
+        Ok(out.map(|o| ObjectHead {
+            size: o.content_length().unwrap_or(0).max(0) as u64,
+            etag: o.e_tag().unwrap_or_default().to_owned(),
+            content_type: o.content_type().map(str::to_owned),
+            cache_control: o.cache_control().map(str::to_owned),
+            content_encoding: o.content_encoding().map(str::to_owned),
+            content_disposition: o.content_disposition().map(str::to_owned),
+            content_language: o.content_language().map(str::to_owned),
+            metadata: sorted(o.metadata()),
+            last_modified: rfc3339(o.last_modified()),
+            sha256: full_object_sha256(o.checksum_sha256())
+                .filter(|_| !is_composite(o.e_tag(), o.checksum_type())),
+        }))
+    }
+
+    /// Opens an object for reading: its headers and its body, as a stream of chunks.
+    /// `Ok(None)` when it does not exist (deleted since it was listed).
+    pub async fn get(&self, key: &str) -> Result<Option<(ObjectHead, ObjectBody)>, AwsError> {
+        let out = retrying(|| async {
+            match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(Some(out)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e) => Err(service_error("GetObject", self.object_name(key), e)),
+            }
+        })
+        .await?;
+        let Some(out) = out else {
+            return Ok(None);
+        };
+        let head = ObjectHead {
+            size: out.content_length().unwrap_or(0).max(0) as u64,
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            content_type: out.content_type().map(str::to_owned),
+            cache_control: out.cache_control().map(str::to_owned),
+            content_encoding: out.content_encoding().map(str::to_owned),
+            content_disposition: out.content_disposition().map(str::to_owned),
+            content_language: out.content_language().map(str::to_owned),
+            metadata: sorted(out.metadata()),
+            last_modified: rfc3339(out.last_modified()),
+            sha256: None,
+        };
+        Ok(Some((
+            head,
+            ObjectBody {
+                name: self.object_name(key),
+                stream: out.body,
+            },
+        )))
+    }
+
+    /// The object's SHA-256 (hex): S3's stored one when it covers the whole object,
+    /// else computed by reading the object. `Ok(None)` when the object is gone.
+    pub async fn sha256(&self, key: &str) -> Result<Option<(ObjectHead, String)>, AwsError> {
+        let Some(head) = self.head(key).await? else {
+            return Ok(None);
+        };
+        if let Some(sha) = head.sha256.clone() {
+            return Ok(Some((head, sha)));
+        }
+        let Some((_, mut body)) = self.get(key).await? else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = body.next_chunk().await? {
+            hasher.update(&chunk);
+        }
+        Ok(Some((head, hex::encode(hasher.finalize()))))
+    }
+
+    /// Writes an object in one request, with its headers, metadata and SHA-256 (S3
+    /// refuses the body if it does not match).
+    pub async fn put(&self, object: &AssetObject, body: Bytes) -> Result<(), AwsError> {
+        let checksum = hex_to_base64(&object.sha256)?;
+        retrying(|| async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&object.key)
+                .content_length(body.len() as i64)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(&checksum)
+                .set_content_type(object.content_type.clone())
+                .set_cache_control(object.cache_control.clone())
+                .set_content_encoding(object.content_encoding.clone())
+                .set_content_disposition(object.content_disposition.clone())
+                .set_content_language(object.content_language.clone())
+                .set_metadata(metadata(object))
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_error("PutObject", self.object_name(&object.key), e))
+        })
+        .await
+    }
+
+    /// Starts a multipart upload of `object` with SHA-256 part checksums.
+    pub async fn start_multipart(&self, object: &AssetObject) -> Result<String, AwsError> {
+        let out = retrying(|| async {
+            self.client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&object.key)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .set_content_type(object.content_type.clone())
+                .set_cache_control(object.cache_control.clone())
+                .set_content_encoding(object.content_encoding.clone())
+                .set_content_disposition(object.content_disposition.clone())
+                .set_content_language(object.content_language.clone())
+                .set_metadata(metadata(object))
+                .send()
+                .await
+                .map_err(|e| {
+                    service_error("CreateMultipartUpload", self.object_name(&object.key), e)
+                })
+        })
+        .await?;
+        out.upload_id().map(str::to_owned).ok_or_else(|| {
+            AwsError::Invalid(format!(
+                "CreateMultipartUpload {}: no upload id in the answer",
+                self.object_name(&object.key)
+            ))
+        })
+    }
+
+    /// Uploads part `number` (from 1) with its SHA-256.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        body: Bytes,
+    ) -> Result<UploadedPart, AwsError> {
+        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
+        let out = retrying(|| async {
+            self.client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_length(body.len() as i64)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(&checksum)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .map_err(|e| service_error("UploadPart", self.object_name(key), e))
+        })
+        .await?;
+        Ok(UploadedPart {
+            number,
+            etag: out.e_tag().unwrap_or_default().to_owned(),
+            checksum: Some(out.checksum_sha256().map_or(checksum, str::to_owned)),
+        })
+    }
+
+    /// Completes a multipart upload from its parts (in any order).
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        mut parts: Vec<UploadedPart>,
+    ) -> Result<(), AwsError> {
+        parts.sort_by_key(|p| p.number);
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.number)
+                            .e_tag(&p.etag)
+                            .set_checksum_sha256(p.checksum.clone())
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        retrying(|| async {
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(completed.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_error("CompleteMultipartUpload", self.object_name(key), e))
+        })
+        .await
+    }
+
+    /// Abandons a multipart upload (after a failed part), so no parts linger billed.
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), AwsError> {
+        retrying(|| async {
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_error("AbortMultipartUpload", self.object_name(key), e))
+        })
+        .await
+    }
+
+    /// Copies `object` server-side from `source_bucket` into this bucket, with the
+    /// snapshot's headers and metadata (not whatever the source holds now): one
+    /// CopyObject up to 5 GiB, asking S3 for the copy's SHA-256 (returned, hex, when S3
+    /// gives one); a multipart copy in [`COPY_PART_BYTES`] parts above.
+    pub async fn copy_from(
+        &self,
+        source_bucket: &str,
+        object: &AssetObject,
+    ) -> Result<Option<String>, AwsError> {
+        if object.size > COPY_OBJECT_MAX {
+            self.copy_in_parts(source_bucket, object, COPY_PART_BYTES)
+                .await?;
+            return Ok(None);
+        }
+        let source = copy_source(source_bucket, &object.key);
+        let out = retrying(|| async {
+            self.client
+                .copy_object()
+                .bucket(&self.bucket)
+                .key(&object.key)
+                .copy_source(&source)
+                .metadata_directive(MetadataDirective::Replace)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .set_content_type(object.content_type.clone())
+                .set_cache_control(object.cache_control.clone())
+                .set_content_encoding(object.content_encoding.clone())
+                .set_content_disposition(object.content_disposition.clone())
+                .set_content_language(object.content_language.clone())
+                .set_metadata(metadata(object))
+                .send()
+                .await
+                .map_err(|e| {
+                    service_error(
+                        "CopyObject",
+                        format!("s3://{source_bucket}/{} → {}", object.key, self.bucket),
+                        e,
+                    )
+                })
+        })
+        .await?;
+        Ok(full_object_sha256(
+            out.copy_object_result().and_then(|r| r.checksum_sha256()),
+        ))
+    }
+
+    /// Copies `object` from `source_bucket` with UploadPartCopy, `part_bytes` at a time
+    /// (for objects CopyObject cannot copy). The upload is aborted if a part fails.
+    pub async fn copy_in_parts(
+        &self,
+        source_bucket: &str,
+        object: &AssetObject,
+        part_bytes: u64,
+    ) -> Result<(), AwsError> {
+        let source = copy_source(source_bucket, &object.key);
+        let id = self.start_multipart(object).await?;
+        let ranges: Vec<(i32, u64, u64)> = (0..object.size.div_ceil(part_bytes))
+            .map(|n| {
+                let first = n * part_bytes;
+                let last = (first + part_bytes).min(object.size) - 1;
+                (n as i32 + 1, first, last)
+            })
+            .collect();
+        let copied: Result<Vec<UploadedPart>, AwsError> = futures_util::stream::iter(ranges)
+            .map(|(number, first, last)| {
+                let (source, id) = (&source, &id);
+                async move {
+                    let out = retrying(|| async {
+                        self.client
+                            .upload_part_copy()
+                            .bucket(&self.bucket)
+                            .key(&object.key)
+                            .upload_id(id)
+                            .part_number(number)
+                            .copy_source(source)
+                            .copy_source_range(format!("bytes={first}-{last}"))
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                service_error("UploadPartCopy", self.object_name(&object.key), e)
+                            })
+                    })
+                    .await?;
+                    let result = out.copy_part_result();
+                    Ok(UploadedPart {
+                        number,
+                        etag: result
+                            .and_then(|r| r.e_tag())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        checksum: result.and_then(|r| r.checksum_sha256()).map(str::to_owned),
+                    })
+                }
+            })
+            .buffer_unordered(4)
+            .try_collect()
+            .await;
+        match copied {
+            Ok(parts) => self.complete_multipart(&object.key, &id, parts).await,
+            Err(e) => {
+                // Best effort: S3 would otherwise keep (and bill) the copied parts.
+                let _ = self.abort_multipart(&object.key, &id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes `keys` (batches of 1,000); any key S3 refuses to delete is an error
+    /// naming it.
+    pub async fn delete(&self, keys: &[String]) -> Result<(), AwsError> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            let objects = batch
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AwsError::Invalid(format!("DeleteObjects: {e}")))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| AwsError::Invalid(format!("DeleteObjects: {e}")))?;
+            let out = retrying(|| async {
+                self.client
+                    .delete_objects()
+                    .bucket(&self.bucket)
+                    .delete(delete.clone())
+                    .send()
+                    .await
+                    .map_err(|e| service_error("DeleteObjects", &self.bucket, e))
+            })
+            .await?;
+            if let Some(failed) = out.errors().first() {
+                return Err(AwsError::Service {
+                    operation: "DeleteObjects",
+                    resource: self.object_name(failed.key().unwrap_or_default()),
+                    code: failed.code().map(str::to_owned),
+                    message: failed.message().unwrap_or("not deleted").to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `s3://bucket/key`, for messages.
+    fn object_name(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+/// An object's bytes as they arrive.
+pub struct ObjectBody {
+    name: String,
+    stream: ByteStream,
+}
+
+impl ObjectBody {
+    /// `s3://bucket/key`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next chunk, `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, AwsError> {
+        self.stream
+            .try_next()
+            .await
+            .map_err(|e| AwsError::Invalid(format!("reading {}: {e}", self.name)))
+    }
+}
+
+/// `x-amz-copy-source`: `bucket/key` with the key URL-encoded (every byte but the
+/// unreserved ones and `/`), as S3 requires.
+fn copy_source(bucket: &str, key: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    format!("{bucket}/{}", utf8_percent_encode(key, KEEP))
+}
+
+/// Whether an object's stored checksum covers its parts rather than its bytes: a
+/// multipart upload (ETag `"<md5>-<parts>"`) unless S3 says `FULL_OBJECT`. (Some
+/// servers return a composite checksum without its `-<parts>` suffix, so the ETag is
+/// the signal that does not depend on it.)
+fn is_composite(etag: Option<&str>, kind: Option<&ChecksumType>) -> bool {
+    match kind {
+        Some(ChecksumType::FullObject) => false,
+        Some(ChecksumType::Composite) => true,
+        _ => etag.is_some_and(|e| e.contains('-')),
+    }
+}
+
+/// S3's stored SHA-256 as hex, when it is a full-object one: a multipart upload's
+/// checksum is a checksum of the parts' checksums, written `<base64>-<parts>`.
+fn full_object_sha256(stored: Option<&str>) -> Option<String> {
+    let stored = stored?;
+    if stored.contains('-') {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(stored)
+        .ok()?;
+    (bytes.len() == 32).then(|| hex::encode(bytes))
+}
+
+/// Keys listed with `encoding-type=url` (so that keys with control characters still
+/// make valid XML): `+` is a space and `%XX` a byte, as in a form-encoded value.
+fn decode_listed_key(key: &str) -> String {
+    let spaced = key.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn hex_to_base64(sha256: &str) -> Result<String, AwsError> {
+    let bytes = hex::decode(sha256)
+        .map_err(|_| AwsError::Invalid(format!("{sha256} is not a hex SHA-256")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn metadata(object: &AssetObject) -> Option<HashMap<String, String>> {
+    (!object.metadata.is_empty()).then(|| {
+        object
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+fn sorted(metadata: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
+    metadata
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn rfc3339(time: Option<&DateTime>) -> String {
+    time.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_encodes_everything_but_slashes_and_unreserved() {
+        assert_eq!(
+            copy_source("b", "public/a b+c%d/é.txt"),
+            "b/public/a%20b%2Bc%25d/%C3%A9.txt"
+        );
+    }
+
+    #[test]
+    fn listed_keys_are_url_decoded_with_plus_as_space() {
+        assert_eq!(decode_listed_key("a+b%2Bc%25d%20e/%C3%A9"), "a b+c%d e/é");
+    }
+
+    #[test]
+    fn multipart_checksums_are_composite_whatever_their_spelling() {
+        assert!(is_composite(Some("\"abc-13\""), None));
+        assert!(!is_composite(Some("\"abc\""), None));
+        assert!(!is_composite(
+            Some("\"abc-13\""),
+            Some(&ChecksumType::FullObject)
+        ));
+    }
+
+    #[test]
+    fn only_full_object_checksums_are_sha256s() {
+        let full = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(
+            full_object_sha256(Some(&full)),
+            Some(hex::encode([7u8; 32]))
+        );
+        assert_eq!(full_object_sha256(Some(&format!("{full}-3"))), None);
+        assert_eq!(full_object_sha256(None), None);
+    }
+}

@@ -1,0 +1,311 @@
+//! Applying an assets plan (import phase 6): upload the objects whose bytes are in the
+//! archive, copy the others server-side from the source bucket, then delete what the
+//! plan prunes.
+//!
+//! Uploads stream: one thread walks the archive and cuts each wanted blob into bodies
+//! (the whole object up to [`PART_BYTES`], else parts of that size for a multipart
+//! upload); the async side uploads many at once. Every body holds permits of a
+//! byte budget ([`BYTES_IN_FLIGHT`]) until S3 has taken it, so memory stays bounded
+//! whatever the object sizes. Each body carries its SHA-256, so S3 refuses one that
+//! does not match.
+//!
+//! A failed transfer (after the retries) does not stop the others: every failure is
+//! collected and reported by key, and the import fails; a re-run copies what is left.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::plan::AssetsActions;
+use crate::archive::assets::{blob_path, AssetObject};
+use crate::archive::DecryptionKey;
+use crate::aws::s3::{UploadedPart, S3};
+use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressTask};
+
+/// Objects up to this size go up in one PutObject; larger ones in parts of this size
+/// (S3's minimum part is 5 MiB).
+pub const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Bytes of object bodies in memory at once, across all transfers.
+const BYTES_IN_FLIGHT: usize = 4 * PART_BYTES;
+/// The budget's unit: one permit per KiB.
+const PERMIT_BYTES: usize = 1024;
+/// Server-side copies in flight.
+const COPIES_IN_FLIGHT: usize = 16;
+/// How many failed keys an error names.
+const FAILURES_NAMED: usize = 10;
+
+/// What phase 6 did to the bucket.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AssetsApplied {
+    pub uploaded: u64,
+    pub copied: u64,
+    pub bytes: u64,
+    pub deleted: u64,
+}
+
+/// Applies `actions` to `target`: uploads from `archive`, copies from `source`, then
+/// deletes.
+pub async fn apply_assets(
+    target: &S3,
+    source: Option<&S3>,
+    archive: &Path,
+    key: &DecryptionKey,
+    actions: &AssetsActions,
+    progress: &dyn Progress,
+) -> Result<AssetsApplied> {
+    let total: u64 = actions.copy.iter().map(|o| o.size).sum();
+    let task = progress.start_bytes(&format!("assets to {}", target.bucket()), Some(total));
+    let mut applied = AssetsApplied::default();
+    let mut failures: Vec<String> = Vec::new();
+    let embedded: HashMap<String, AssetObject> = actions
+        .copy
+        .iter()
+        .filter(|o| o.embedded)
+        .map(|o| (blob_path(&o.key), o.clone()))
+        .collect();
+    if !embedded.is_empty() {
+        let uploaded = upload_blobs(target, archive, key, embedded, &*task).await?;
+        applied.uploaded = uploaded.done;
+        applied.bytes += uploaded.bytes;
+        failures.extend(uploaded.failures);
+    }
+    let from_source: Vec<&AssetObject> = actions.copy.iter().filter(|o| !o.embedded).collect();
+    if !from_source.is_empty() {
+        let source = source.ok_or_else(|| {
+            Error::Failed("objects to copy but no source bucket (the plan checks this)".into())
+        })?;
+        let copied = copy_objects(target, source, &from_source, &*task).await;
+        applied.copied = copied.done;
+        applied.bytes += copied.bytes;
+        failures.extend(copied.failures);
+    }
+    task.finish("assets written");
+    if !failures.is_empty() {
+        return Err(Error::Failed(format!(
+            "{} objects could not be written to s3://{} ({}{}); nothing else was skipped: re-run the import to finish",
+            failures.len(),
+            target.bucket(),
+            failures[..failures.len().min(FAILURES_NAMED)].join("; "),
+            if failures.len() > FAILURES_NAMED { "; …" } else { "" }
+        )));
+    }
+    if !actions.delete.is_empty() {
+        target.delete(&actions.delete).await?;
+        applied.deleted = actions.delete.len() as u64;
+    }
+    Ok(applied)
+}
+
+/// Transfers done, their bytes, and the failures by key.
+#[derive(Default)]
+struct Transferred {
+    done: u64,
+    bytes: u64,
+    failures: Vec<String>,
+}
+
+/// What the archive thread hands the uploaders.
+enum Upload {
+    /// A whole object (at most [`PART_BYTES`]).
+    Whole(AssetObject, Bytes, OwnedSemaphorePermit),
+    /// A multipart object starts; its parts follow, then `End`.
+    Start(AssetObject),
+    Part(i32, Bytes, OwnedSemaphorePermit),
+    End,
+}
+
+async fn upload_blobs(
+    target: &S3,
+    archive: &Path,
+    key: &DecryptionKey,
+    wanted: HashMap<String, AssetObject>,
+    task: &dyn ProgressTask,
+) -> Result<Transferred> {
+    let budget = Arc::new(Semaphore::new(BYTES_IN_FLIGHT / PERMIT_BYTES));
+    let (tx, mut rx) = mpsc::channel::<Upload>(4);
+    let reader = {
+        let (archive, key, budget) = (archive.to_path_buf(), key.clone(), Arc::clone(&budget));
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            super::read::for_each_blob(&archive, &key, &wanted, |object, data| {
+                cut_blob(object, data, &tx, &budget, &runtime)
+            })
+        })
+    };
+    let mut done = Transferred::default();
+    let mut running: JoinSet<(String, u64, Result<()>)> = JoinSet::new();
+    let mut multipart: Option<(AssetObject, Result<String>, JoinSet<Result<UploadedPart>>)> = None;
+    while let Some(upload) = rx.recv().await {
+        match upload {
+            Upload::Whole(object, body, permit) => {
+                let s3 = target.clone();
+                running.spawn(async move {
+                    let result = s3.put(&object, body).await.map_err(Error::from);
+                    drop(permit);
+                    (object.key, object.size, result)
+                });
+            }
+            Upload::Start(object) => {
+                let id = target.start_multipart(&object).await.map_err(Error::from);
+                multipart = Some((object, id, JoinSet::new()));
+            }
+            Upload::Part(number, body, permit) => {
+                if let Some((object, Ok(id), parts)) = multipart.as_mut() {
+                    let (s3, key, id) = (target.clone(), object.key.clone(), id.clone());
+                    parts.spawn(async move {
+                        let part = s3.upload_part(&key, &id, number, body).await;
+                        drop(permit);
+                        part.map_err(Error::from)
+                    });
+                }
+            }
+            Upload::End => {
+                if let Some((object, id, parts)) = multipart.take() {
+                    let s3 = target.clone();
+                    running.spawn(async move {
+                        let result = finish_multipart(&s3, &object, id, parts).await;
+                        (object.key, object.size, result)
+                    });
+                }
+            }
+        }
+        while let Some(finished) = running.try_join_next() {
+            account(finished, &mut done, task);
+        }
+    }
+    while let Some(finished) = running.join_next().await {
+        account(finished, &mut done, task);
+    }
+    reader
+        .await
+        .map_err(|_| Error::Failed("the archive reader thread panicked".into()))??;
+    Ok(done)
+}
+
+/// Completes a multipart upload once its parts are in, or aborts it.
+async fn finish_multipart(
+    s3: &S3,
+    object: &AssetObject,
+    id: Result<String>,
+    mut parts: JoinSet<Result<UploadedPart>>,
+) -> Result<()> {
+    let id = id?;
+    let mut uploaded = Vec::new();
+    let mut failed = None;
+    while let Some(part) = parts.join_next().await {
+        match part {
+            Ok(Ok(part)) => uploaded.push(part),
+            Ok(Err(e)) => failed = Some(e),
+            Err(_) => failed = Some(Error::Failed("an upload task panicked".into())),
+        }
+    }
+    if let Some(e) = failed {
+        // Best effort: S3 would otherwise keep (and bill) the uploaded parts.
+        let _ = s3.abort_multipart(&object.key, &id).await;
+        return Err(e);
+    }
+    s3.complete_multipart(&object.key, &id, uploaded)
+        .await
+        .map_err(Error::from)
+}
+
+fn account(
+    finished: std::result::Result<(String, u64, Result<()>), tokio::task::JoinError>,
+    done: &mut Transferred,
+    task: &dyn ProgressTask,
+) {
+    match finished {
+        Ok((_, size, Ok(()))) => {
+            done.done += 1;
+            done.bytes += size;
+            task.advance(size);
+        }
+        Ok((key, _, Err(e))) => done.failures.push(format!("{key}: {e}")),
+        Err(_) => done.failures.push("an upload task panicked".into()),
+    }
+}
+
+/// Runs on the archive thread: reads one blob into bodies within the byte budget.
+fn cut_blob(
+    object: &AssetObject,
+    data: &mut dyn Read,
+    tx: &mpsc::Sender<Upload>,
+    budget: &Arc<Semaphore>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<()> {
+    let gone = || Error::Failed("the uploads stopped early".into());
+    let take = |bytes: usize| -> Result<OwnedSemaphorePermit> {
+        let permits = bytes.div_ceil(PERMIT_BYTES).max(1) as u32;
+        runtime
+            .block_on(Arc::clone(budget).acquire_many_owned(permits))
+            .map_err(|_| gone())
+    };
+    let size = object.size as usize;
+    if size <= PART_BYTES {
+        let permit = take(size)?;
+        let body = read_exactly(data, size, &object.key)?;
+        return tx
+            .blocking_send(Upload::Whole(object.clone(), body, permit))
+            .map_err(|_| gone());
+    }
+    tx.blocking_send(Upload::Start(object.clone()))
+        .map_err(|_| gone())?;
+    let mut left = size;
+    let mut number = 1;
+    while left > 0 {
+        let len = left.min(PART_BYTES);
+        let permit = take(len)?;
+        let body = read_exactly(data, len, &object.key)?;
+        tx.blocking_send(Upload::Part(number, body, permit))
+            .map_err(|_| gone())?;
+        left -= len;
+        number += 1;
+    }
+    tx.blocking_send(Upload::End).map_err(|_| gone())
+}
+
+fn read_exactly(data: &mut dyn Read, len: usize, key: &str) -> Result<Bytes> {
+    let mut body = vec![0u8; len];
+    data.read_exact(&mut body).map_err(Error::io(format!(
+        "reading the blob of {key} from the archive"
+    )))?;
+    Ok(Bytes::from(body))
+}
+
+/// Server-side copies, many at once; each result's SHA-256 (when S3 gives one) must
+/// be the snapshot's.
+async fn copy_objects(
+    target: &S3,
+    source: &S3,
+    objects: &[&AssetObject],
+    task: &dyn ProgressTask,
+) -> Transferred {
+    let results: Vec<(String, u64, Result<()>)> = stream::iter(objects)
+        .map(|object| async move {
+            let result = match target.copy_from(source.bucket(), object).await {
+                Ok(Some(sha)) if sha != object.sha256 => Err(Error::Failed(format!(
+                    "the copy's SHA-256 is {sha}, the snapshot's {} (did the source change?)",
+                    object.sha256
+                ))),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+            (object.key.clone(), object.size, result)
+        })
+        .buffer_unordered(COPIES_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut done = Transferred::default();
+    for result in results {
+        account(Ok(result), &mut done, task);
+    }
+    done
+}
