@@ -134,7 +134,7 @@ pub async fn import(
     let only = Only::parse(options.only.as_deref());
     let models = select_models(&verified.manifest, only.models.as_deref())?;
 
-    progress.note("phase 2/7: checking the target tables and user pool");
+    progress.note("phase 2/7: checking the target tables, user pool and bucket");
     let sdk = crate::aws::sdk_config(target).await;
     let dynamo = Dynamo::new(&sdk);
     let targets = check_target(
@@ -166,7 +166,9 @@ pub async fn import(
     )
     .await?;
 
-    progress.note("phase 3/7: planning (diff by primary key, users by sign-in name)");
+    progress.note(
+        "phase 3/7: planning (items by primary key, users by sign-in name, objects by SHA-256)",
+    );
     let exact = !options.merge && options.limit.is_none();
     let users_mode = UsersMode {
         exact,

@@ -1,5 +1,5 @@
-//! S3: list a bucket, read objects' headers and bytes, and write them back (PutObject,
-//! multipart uploads, server-side CopyObject, batch deletes).
+//! S3: list a bucket, read objects' headers and bytes, delete objects; writing them
+//! (PutObject, multipart uploads, server-side copies) is [`write`].
 //!
 //! Checksums are the point of this file: every object rtsnap writes carries its
 //! SHA-256 (`x-amz-checksum-sha256`), so S3 itself refuses a body that does not match,
@@ -14,27 +14,40 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
-use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete,
-    EncodingType, MetadataDirective, ObjectIdentifier,
-};
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType, Delete, EncodingType, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::{StreamExt as _, TryStreamExt as _};
 use sha2::{Digest as _, Sha256};
+
+/// An [`ObjectHead`] without its SHA-256 from a HeadObject or GetObject answer (the
+/// SDK's two output types share the getter names but no trait).
+macro_rules! object_head {
+    ($out:expr) => {
+        ObjectHead {
+            size: $out.content_length().unwrap_or(0).max(0) as u64,
+            etag: $out.e_tag().unwrap_or_default().to_owned(),
+            content_type: $out.content_type().map(str::to_owned),
+            cache_control: $out.cache_control().map(str::to_owned),
+            content_encoding: $out.content_encoding().map(str::to_owned),
+            content_disposition: $out.content_disposition().map(str::to_owned),
+            content_language: $out.content_language().map(str::to_owned),
+            metadata: sorted($out.metadata()),
+            last_modified: rfc3339($out.last_modified()),
+            sha256: None,
+        }
+    };
+}
+
+mod write;
+
+pub use write::{UploadedPart, COPY_OBJECT_MAX, COPY_PART_BYTES};
 
 use super::{retrying, service_error, AwsError};
 use crate::archive::assets::AssetObject;
 
 /// DeleteObjects takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
-/// CopyObject copies at most 5 GiB; larger objects are copied in parts.
-pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
-/// The part size of a multipart copy (S3 allows 5 MiB to 5 GiB, 10,000 parts: 512 MiB
-/// parts cover objects up to 5 TiB, S3's maximum).
-pub const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
-
 /// An S3 client for one bucket.
 #[derive(Clone)]
 pub struct S3 {
@@ -85,14 +98,6 @@ impl ObjectHead {
             embedded: false,
         }
     }
-}
-
-/// One uploaded part of a multipart upload.
-#[derive(Debug, Clone)]
-pub struct UploadedPart {
-    pub number: i32,
-    pub etag: String,
-    pub checksum: Option<String>,
 }
 
 impl S3 {
@@ -200,17 +205,9 @@ impl S3 {
         })
         .await?;
         Ok(out.map(|o| ObjectHead {
-            size: o.content_length().unwrap_or(0).max(0) as u64,
-            etag: o.e_tag().unwrap_or_default().to_owned(),
-            content_type: o.content_type().map(str::to_owned),
-            cache_control: o.cache_control().map(str::to_owned),
-            content_encoding: o.content_encoding().map(str::to_owned),
-            content_disposition: o.content_disposition().map(str::to_owned),
-            content_language: o.content_language().map(str::to_owned),
-            metadata: sorted(o.metadata()),
-            last_modified: rfc3339(o.last_modified()),
             sha256: full_object_sha256(o.checksum_sha256())
                 .filter(|_| !is_composite(o.e_tag(), o.checksum_type())),
+            ..object_head!(o)
         }))
     }
 
@@ -236,16 +233,8 @@ impl S3 {
             return Ok(None);
         };
         let head = ObjectHead {
-            size: out.content_length().unwrap_or(0).max(0) as u64,
-            etag: out.e_tag().unwrap_or_default().to_owned(),
-            content_type: out.content_type().map(str::to_owned),
-            cache_control: out.cache_control().map(str::to_owned),
-            content_encoding: out.content_encoding().map(str::to_owned),
-            content_disposition: out.content_disposition().map(str::to_owned),
-            content_language: out.content_language().map(str::to_owned),
-            metadata: sorted(out.metadata()),
-            last_modified: rfc3339(out.last_modified()),
             sha256: None,
+            ..object_head!(out)
         };
         Ok(Some((
             head,
@@ -273,253 +262,6 @@ impl S3 {
             hasher.update(&chunk);
         }
         Ok(Some((head, hex::encode(hasher.finalize()))))
-    }
-
-    /// Writes an object in one request, with its headers, metadata and SHA-256 (S3
-    /// refuses the body if it does not match).
-    pub async fn put(&self, object: &AssetObject, body: Bytes) -> Result<(), AwsError> {
-        let checksum = hex_to_base64(&object.sha256)?;
-        retrying(|| async {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&object.key)
-                .content_length(body.len() as i64)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .checksum_sha256(&checksum)
-                .set_content_type(object.content_type.clone())
-                .set_cache_control(object.cache_control.clone())
-                .set_content_encoding(object.content_encoding.clone())
-                .set_content_disposition(object.content_disposition.clone())
-                .set_content_language(object.content_language.clone())
-                .set_metadata(metadata(object))
-                .body(ByteStream::from(body.clone()))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| service_error("PutObject", self.object_name(&object.key), e))
-        })
-        .await
-    }
-
-    /// Starts a multipart upload of `object` with SHA-256 part checksums.
-    pub async fn start_multipart(&self, object: &AssetObject) -> Result<String, AwsError> {
-        let out = retrying(|| async {
-            self.client
-                .create_multipart_upload()
-                .bucket(&self.bucket)
-                .key(&object.key)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .set_content_type(object.content_type.clone())
-                .set_cache_control(object.cache_control.clone())
-                .set_content_encoding(object.content_encoding.clone())
-                .set_content_disposition(object.content_disposition.clone())
-                .set_content_language(object.content_language.clone())
-                .set_metadata(metadata(object))
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error("CreateMultipartUpload", self.object_name(&object.key), e)
-                })
-        })
-        .await?;
-        out.upload_id().map(str::to_owned).ok_or_else(|| {
-            AwsError::Invalid(format!(
-                "CreateMultipartUpload {}: no upload id in the answer",
-                self.object_name(&object.key)
-            ))
-        })
-    }
-
-    /// Uploads part `number` (from 1) with its SHA-256.
-    pub async fn upload_part(
-        &self,
-        key: &str,
-        upload_id: &str,
-        number: i32,
-        body: Bytes,
-    ) -> Result<UploadedPart, AwsError> {
-        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
-        let out = retrying(|| async {
-            self.client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .content_length(body.len() as i64)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .checksum_sha256(&checksum)
-                .body(ByteStream::from(body.clone()))
-                .send()
-                .await
-                .map_err(|e| service_error("UploadPart", self.object_name(key), e))
-        })
-        .await?;
-        Ok(UploadedPart {
-            number,
-            etag: out.e_tag().unwrap_or_default().to_owned(),
-            checksum: Some(out.checksum_sha256().map_or(checksum, str::to_owned)),
-        })
-    }
-
-    /// Completes a multipart upload from its parts (in any order).
-    pub async fn complete_multipart(
-        &self,
-        key: &str,
-        upload_id: &str,
-        mut parts: Vec<UploadedPart>,
-    ) -> Result<(), AwsError> {
-        parts.sort_by_key(|p| p.number);
-        let completed = CompletedMultipartUpload::builder()
-            .set_parts(Some(
-                parts
-                    .iter()
-                    .map(|p| {
-                        CompletedPart::builder()
-                            .part_number(p.number)
-                            .e_tag(&p.etag)
-                            .set_checksum_sha256(p.checksum.clone())
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .build();
-        retrying(|| async {
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .multipart_upload(completed.clone())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| service_error("CompleteMultipartUpload", self.object_name(key), e))
-        })
-        .await
-    }
-
-    /// Abandons a multipart upload (after a failed part), so no parts linger billed.
-    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), AwsError> {
-        retrying(|| async {
-            self.client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| service_error("AbortMultipartUpload", self.object_name(key), e))
-        })
-        .await
-    }
-
-    /// Copies `object` server-side from `source_bucket` into this bucket, with the
-    /// snapshot's headers and metadata (not whatever the source holds now): one
-    /// CopyObject up to 5 GiB, asking S3 for the copy's SHA-256 (returned, hex, when S3
-    /// gives one); a multipart copy in [`COPY_PART_BYTES`] parts above.
-    pub async fn copy_from(
-        &self,
-        source_bucket: &str,
-        object: &AssetObject,
-    ) -> Result<Option<String>, AwsError> {
-        if object.size > COPY_OBJECT_MAX {
-            self.copy_in_parts(source_bucket, object, COPY_PART_BYTES)
-                .await?;
-            return Ok(None);
-        }
-        let source = copy_source(source_bucket, &object.key);
-        let out = retrying(|| async {
-            self.client
-                .copy_object()
-                .bucket(&self.bucket)
-                .key(&object.key)
-                .copy_source(&source)
-                .metadata_directive(MetadataDirective::Replace)
-                .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                .set_content_type(object.content_type.clone())
-                .set_cache_control(object.cache_control.clone())
-                .set_content_encoding(object.content_encoding.clone())
-                .set_content_disposition(object.content_disposition.clone())
-                .set_content_language(object.content_language.clone())
-                .set_metadata(metadata(object))
-                .send()
-                .await
-                .map_err(|e| {
-                    service_error(
-                        "CopyObject",
-                        format!("s3://{source_bucket}/{} → {}", object.key, self.bucket),
-                        e,
-                    )
-                })
-        })
-        .await?;
-        Ok(full_object_sha256(
-            out.copy_object_result().and_then(|r| r.checksum_sha256()),
-        ))
-    }
-
-    /// Copies `object` from `source_bucket` with UploadPartCopy, `part_bytes` at a time
-    /// (for objects CopyObject cannot copy). The upload is aborted if a part fails.
-    pub async fn copy_in_parts(
-        &self,
-        source_bucket: &str,
-        object: &AssetObject,
-        part_bytes: u64,
-    ) -> Result<(), AwsError> {
-        let source = copy_source(source_bucket, &object.key);
-        let id = self.start_multipart(object).await?;
-        let ranges: Vec<(i32, u64, u64)> = (0..object.size.div_ceil(part_bytes))
-            .map(|n| {
-                let first = n * part_bytes;
-                let last = (first + part_bytes).min(object.size) - 1;
-                (n as i32 + 1, first, last)
-            })
-            .collect();
-        let copied: Result<Vec<UploadedPart>, AwsError> = futures_util::stream::iter(ranges)
-            .map(|(number, first, last)| {
-                let (source, id) = (&source, &id);
-                async move {
-                    let out = retrying(|| async {
-                        self.client
-                            .upload_part_copy()
-                            .bucket(&self.bucket)
-                            .key(&object.key)
-                            .upload_id(id)
-                            .part_number(number)
-                            .copy_source(source)
-                            .copy_source_range(format!("bytes={first}-{last}"))
-                            .send()
-                            .await
-                            .map_err(|e| {
-                                service_error("UploadPartCopy", self.object_name(&object.key), e)
-                            })
-                    })
-                    .await?;
-                    let result = out.copy_part_result();
-                    Ok(UploadedPart {
-                        number,
-                        etag: result
-                            .and_then(|r| r.e_tag())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        checksum: result.and_then(|r| r.checksum_sha256()).map(str::to_owned),
-                    })
-                }
-            })
-            .buffer_unordered(4)
-            .try_collect()
-            .await;
-        match copied {
-            Ok(parts) => self.complete_multipart(&object.key, &id, parts).await,
-            Err(e) => {
-                // Best effort: S3 would otherwise keep (and bill) the copied parts.
-                let _ = self.abort_multipart(&object.key, &id).await;
-                Err(e)
-            }
-        }
     }
 
     /// Deletes `keys` (batches of 1,000); any key S3 refuses to delete is an error
@@ -585,19 +327,6 @@ impl ObjectBody {
     }
 }
 
-/// `x-amz-copy-source`: `bucket/key` with the key URL-encoded (every byte but the
-/// unreserved ones and `/`), as S3 requires.
-fn copy_source(bucket: &str, key: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~')
-        .remove(b'/');
-    format!("{bucket}/{}", utf8_percent_encode(key, KEEP))
-}
-
 /// Whether an object's stored checksum covers its parts rather than its bytes: a
 /// multipart upload (ETag `"<md5>-<parts>"`) unless S3 says `FULL_OBJECT`. (Some
 /// servers return a composite checksum without its `-<parts>` suffix, so the ETag is
@@ -632,22 +361,6 @@ fn decode_listed_key(key: &str) -> String {
         .into_owned()
 }
 
-fn hex_to_base64(sha256: &str) -> Result<String, AwsError> {
-    let bytes = hex::decode(sha256)
-        .map_err(|_| AwsError::Invalid(format!("{sha256} is not a hex SHA-256")))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-fn metadata(object: &AssetObject) -> Option<HashMap<String, String>> {
-    (!object.metadata.is_empty()).then(|| {
-        object
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    })
-}
-
 fn sorted(metadata: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
     metadata
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -662,14 +375,6 @@ fn rfc3339(time: Option<&DateTime>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_source_encodes_everything_but_slashes_and_unreserved() {
-        assert_eq!(
-            copy_source("b", "public/a b+c%d/é.txt"),
-            "b/public/a%20b%2Bc%25d/%C3%A9.txt"
-        );
-    }
 
     #[test]
     fn listed_keys_are_url_decoded_with_plus_as_space() {

@@ -1,0 +1,136 @@
+//! The command line: every subcommand and flag, as clap parses them. `main.rs` runs
+//! them; the help text lives here, next to each flag.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rtsnap",
+    version,
+    about = "Export, import and verify AWS Amplify Gen 2 environments as encrypted .rtsnap archives"
+)]
+pub struct Cli {
+    /// Configuration file (default ./rtsnap.toml, then $RTSNAP_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// age identity file to open snapshots with (or RTSNAP_IDENTITY; RTSNAP_PASSPHRASE for passphrase snapshots).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Print one JSON document on stdout and nothing else there.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Hide progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// More detail on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Export an environment's tables (and users, with a user_pool_id; the asset manifest, with a bucket) into a new encrypted snapshot.
+    Export {
+        env: String,
+        /// Write here instead of <snapshot dir>/<env>-<date>.rtsnap.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Only these models (comma-separated); `users` and `assets` select those sections.
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+        only: Option<Vec<String>>,
+        /// Embed every object's bytes, so the snapshot restores without the source bucket.
+        #[arg(long)]
+        with_assets: bool,
+        /// Allow -o to name a file inside a git work tree.
+        #[arg(long)]
+        allow_in_repo: bool,
+    },
+    /// Restore a snapshot's tables, users and assets into an environment (verify, check, plan, confirm, back up, write, verify).
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "ENV")]
+        target: String,
+        /// Print the plan and stop; writes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep target items the snapshot lacks (no deletes).
+        #[arg(long)]
+        merge: bool,
+        /// Only these models (comma-separated); add `users` or `assets` to include those sections.
+        #[arg(long, value_delimiter = ',', value_name = "MODELS")]
+        only: Option<Vec<String>>,
+        /// Only the first N items of each model (no deletes): try an import on a sample.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Create target tables that do not exist, from the snapshot's schema.
+        #[arg(long)]
+        create_missing: bool,
+        /// Skip the pre-import backup (unprotected targets only).
+        #[arg(long)]
+        no_backup: bool,
+        /// Delete target users and groups the snapshot lacks (exact mode only).
+        #[arg(long)]
+        prune_users: bool,
+        /// Delete target objects the snapshot lacks (exact mode only).
+        #[arg(long)]
+        prune_assets: bool,
+        /// Confirm a protected target by naming it.
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        /// Do not ask before writing to an unprotected target.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Restore the newest pre-import backup of an environment.
+    Rollback {
+        env: String,
+        #[arg(long, value_name = "ENV")]
+        confirm: Option<String>,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Pack a snapshot directory into an encrypted .rtsnap archive (and its .sha256 sidecar).
+    Pack {
+        dir: PathBuf,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Allow writing the archive inside a git work tree.
+        #[arg(long)]
+        allow_in_repo: bool,
+    },
+    /// Verify and unpack an archive into a new snapshot directory.
+    Unpack { file: PathBuf, dir: PathBuf },
+    /// Show a snapshot's header, counts, sizes and digests (verifies it completely).
+    Inspect { file: PathBuf },
+    /// Check a snapshot: the sidecar without a key; every entry against MANIFEST with one.
+    Verify {
+        file: PathBuf,
+        /// Also compare the snapshot's tables with this environment, item by item
+        /// (exit 1 when they differ).
+        #[arg(long, value_name = "ENV")]
+        against: Option<String>,
+    },
+    /// List the snapshots in the snapshot directory.
+    List {
+        /// Only this environment's snapshots.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// Also read and check each archive with the key and show what it holds
+        /// (tables, items, users, groups, assets); exit 1 if any fails its check.
+        #[arg(long)]
+        contents: bool,
+    },
+    /// Create a new age identity; prints its recipient (public key).
+    Keygen {
+        /// Write the identity here (mode 0600) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
