@@ -613,3 +613,51 @@ async fn a_multipart_copy_reassembles_the_object_with_its_headers() {
     assert_eq!(seen.content_type.as_deref(), Some("application/zip"));
     assert_eq!(seen.metadata.get("k").map(String::as_str), Some("v"));
 }
+
+/// An environment's `asset_prefixes` bound what an import writes there: snapshot
+/// objects outside them are counted and left alone (a backup covers only the
+/// prefixes, so writing there could not be rolled back).
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_outside_the_targets_prefixes_are_not_written() {
+    let (world, client, buckets) = bucket_world(
+        "assets_prefixes",
+        &[("staging", false), ("production", false)],
+    )
+    .await;
+    let (source, target) = (&buckets["staging"], &buckets["production"]);
+    put(
+        &client,
+        source,
+        "public/a.txt",
+        b"a".to_vec(),
+        "text/plain",
+        &[],
+    )
+    .await;
+    put(
+        &client,
+        source,
+        "protected/b.txt",
+        b"b".to_vec(),
+        "text/plain",
+        &[],
+    )
+    .await;
+    let path = world.dir.path().join("rtsnap.toml");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let header = "[environments.production]\n";
+    let text = text.replacen(
+        header,
+        &format!("{header}asset_prefixes = [\"public/\"]\n"),
+        1,
+    );
+    std::fs::write(&path, text).expect("config");
+
+    let export = world.rtsnap_json(&["export", "staging"]);
+    let file = export["file"].as_str().expect("file").to_owned();
+    let import = world.rtsnap_json(&["import", &file, "--target", "production", "--yes"]);
+    assert_eq!(import["assets"]["copy"], 1, "{import}");
+    assert_eq!(import["assets"]["outside_prefixes"], 1, "{import}");
+    let written: Vec<String> = read_bucket(&client, target).await.into_keys().collect();
+    assert_eq!(written, vec!["public/a.txt".to_owned()]);
+}

@@ -54,12 +54,7 @@ impl AssetObject {
                 self.key.len()
             ));
         }
-        if self.sha256.len() != 64
-            || !self
-                .sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !super::hashing::is_sha256_hex(&self.sha256) {
             return Err(format!(
                 "{}: sha256 is not 64 lowercase hex digits",
                 self.key

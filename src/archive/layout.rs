@@ -59,11 +59,7 @@ impl EntryKind {
             "assets/manifest.jsonl" => EntryKind::AssetManifest,
             _ => {
                 if let Some(name) = path.strip_prefix("assets/blobs/") {
-                    if name.len() != 64
-                        || !name
-                            .bytes()
-                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                    {
+                    if !super::hashing::is_sha256_hex(name) {
                         return Err(err("blob names are 64 lowercase hex digits"));
                     }
                     EntryKind::AssetBlob {

@@ -13,7 +13,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 use aws_sdk_cognitoidentityprovider::Client;
 
-use super::{retrying, service_error, AwsError};
+use super::{retrying, rfc3339, service_error, AwsError};
 use crate::archive::users::{Group, PoolSettings, SchemaAttribute};
 
 /// Page size of Cognito's list calls (its maximum).
@@ -442,12 +442,6 @@ fn pool_user(u: &UserType) -> PoolUser {
             .filter_map(|o| o.delivery_medium().map(|m| format!("{}_MFA", m.as_str())))
             .collect(),
     }
-}
-
-fn rfc3339(t: &aws_sdk_cognitoidentityprovider::primitives::DateTime) -> Option<String> {
-    let at = time::OffsetDateTime::from_unix_timestamp(t.secs()).ok()?;
-    at.format(&time::format_description::well_known::Rfc3339)
-        .ok()
 }
 
 fn to_sdk_attributes(

@@ -102,6 +102,14 @@ pub async fn sdk_config(env: &Environment) -> SdkConfig {
     loader.load().await
 }
 
+/// An SDK timestamp as RFC 3339 UTC to the second (`2025-08-12T09:30:00Z`), as the
+/// archive records times.
+pub(crate) fn rfc3339(t: &aws_sdk_s3::primitives::DateTime) -> Option<String> {
+    let at = time::OffsetDateTime::from_unix_timestamp(t.secs()).ok()?;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// Capped exponential backoff with full jitter: uniform in [0, min(cap, base·2^n)].
 pub(crate) fn backoff(attempt: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher};

@@ -114,12 +114,15 @@ pub(crate) async fn write_snapshot(
     let written = writer_thread
         .join()
         .map_err(|_| Error::Failed("the archive writer thread panicked".into()))?;
+    // A writer that failed (disk full, an entry shorter than announced) is the root
+    // cause of the sections' "writer stopped early": report its error first.
+    let written = written?;
     exported?;
     if !finished {
         return Err(Error::Failed("the archive writer stopped early".into()));
     }
     let (output, manifest) =
-        written?.ok_or_else(|| Error::Failed("the archive was not finished".into()))?;
+        written.ok_or_else(|| Error::Failed("the archive was not finished".into()))?;
     let done = super::commit::commit_archive(staged, output)?;
     Ok(written_report(env, done, &manifest))
 }

@@ -7,8 +7,9 @@
 //! bodies as moto received them, so a test can assert on them without a mock.
 //!
 //! The recorder is one switch for the whole moto process, which every test shares:
-//! the recording also holds other tests' requests, so callers filter by their own
-//! resource (a pool id, a bucket). Only one test at a time may record; keep the
+//! the recording also holds other tests' requests (some of them split, see
+//! [`entry_in_line`]), so callers filter by their own resource (a pool id, a bucket)
+//! and assert that everything they expect is there. Only one test at a time may record; keep the
 //! window short, as everything moto receives meanwhile is written to its log.
 
 use base64::Engine as _;
@@ -51,12 +52,8 @@ impl MotoRecording {
         // The log holds request bodies (temporary passwords included): clear it.
         self.post("reset-recording");
         log.lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| {
-                let entry: serde_json::Value =
-                    serde_json::from_str(line).expect("a recorded request is one JSON line");
-                parse_entry(&entry)
-            })
+            .filter_map(entry_in_line)
+            .map(|e| parse_entry(&e))
             .collect()
     }
 
@@ -66,6 +63,17 @@ impl MotoRecording {
             .send_empty()
             .unwrap_or_else(|e| panic!("moto recorder {action}: {e}"));
     }
+}
+
+/// moto appends each request to its log from the thread that served it. A small
+/// entry goes out in one write, but a large one (another test's S3 upload) is written
+/// in 8 KiB pieces, and a small entry may land between two of them: the line then
+/// holds the start of the large entry followed by the whole small one. So the entry
+/// of a line is the JSON object that starts at one of its `{"headers":` and runs to
+/// its end; a line with none is the tail of a split large entry, and is skipped.
+fn entry_in_line(line: &str) -> Option<serde_json::Value> {
+    line.match_indices("{\"headers\":")
+        .find_map(|(at, _)| serde_json::from_str(&line[at..]).ok())
 }
 
 fn parse_entry(entry: &serde_json::Value) -> RecordedRequest {

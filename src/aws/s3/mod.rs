@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::primitives::{ByteStream, DateTime, DateTimeFormat};
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ChecksumType, Delete, EncodingType, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use base64::Engine as _;
@@ -33,7 +33,10 @@ macro_rules! object_head {
             content_disposition: $out.content_disposition().map(str::to_owned),
             content_language: $out.content_language().map(str::to_owned),
             metadata: sorted($out.metadata()),
-            last_modified: rfc3339($out.last_modified()),
+            last_modified: $out
+                .last_modified()
+                .and_then(super::rfc3339)
+                .unwrap_or_default(),
             sha256: None,
         }
     };
@@ -214,12 +217,23 @@ impl S3 {
     /// Opens an object for reading: its headers and its body, as a stream of chunks.
     /// `Ok(None)` when it does not exist (deleted since it was listed).
     pub async fn get(&self, key: &str) -> Result<Option<(ObjectHead, ObjectBody)>, AwsError> {
+        self.get_if(key, None).await
+    }
+
+    /// [`S3::get`], only if the object still has ETag `etag` (S3 refuses otherwise:
+    /// an object replaced between two calls is never mixed up with its predecessor).
+    pub async fn get_if(
+        &self,
+        key: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<(ObjectHead, ObjectBody)>, AwsError> {
         let out = retrying(|| async {
             match self
                 .client
                 .get_object()
                 .bucket(&self.bucket)
                 .key(key)
+                .set_if_match(etag.map(str::to_owned))
                 .send()
                 .await
             {
@@ -254,7 +268,7 @@ impl S3 {
         if let Some(sha) = head.sha256.clone() {
             return Ok(Some((head, sha)));
         }
-        let Some((_, mut body)) = self.get(key).await? else {
+        let Some((_, mut body)) = self.get_if(key, Some(&head.etag)).await? else {
             return Ok(None);
         };
         let mut hasher = Sha256::new();
@@ -364,11 +378,6 @@ fn decode_listed_key(key: &str) -> String {
 fn sorted(metadata: Option<&HashMap<String, String>>) -> BTreeMap<String, String> {
     metadata
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
-}
-
-fn rfc3339(time: Option<&DateTime>) -> String {
-    time.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
         .unwrap_or_default()
 }
 

@@ -34,8 +34,8 @@ use crate::aws::{retrying, service_error, AwsError};
 
 /// CopyObject copies at most 5 GiB; larger objects are copied in parts.
 pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
-/// The part size of a multipart copy (S3 allows 5 MiB to 5 GiB, 10,000 parts: 512 MiB
-/// parts cover objects up to 5 TiB, S3's maximum).
+/// The part size of a multipart copy (S3 allows 5 MiB to 5 GiB per part and 10,000
+/// parts; 512 MiB parts cover ~4.9 TiB, and larger objects get larger parts).
 pub const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
 
 /// One uploaded part of a multipart upload.
@@ -190,8 +190,8 @@ impl S3 {
         object: &AssetObject,
     ) -> Result<Option<String>, AwsError> {
         if object.size > COPY_OBJECT_MAX {
-            self.copy_in_parts(source_bucket, object, COPY_PART_BYTES)
-                .await?;
+            let part = COPY_PART_BYTES.max(object.size.div_ceil(10_000));
+            self.copy_in_parts(source_bucket, object, part).await?;
             return Ok(None);
         }
         let source = copy_source(source_bucket, &object.key);
@@ -202,6 +202,8 @@ impl S3 {
                     .bucket(&self.bucket)
                     .key(&object.key)
                     .copy_source(&source)
+                    // Only the snapshot's version of the source object.
+                    .copy_source_if_match(&object.etag)
                     .metadata_directive(MetadataDirective::Replace)
                     .checksum_algorithm(ChecksumAlgorithm::Sha256),
                 object
@@ -251,6 +253,7 @@ impl S3 {
                             .upload_id(id)
                             .part_number(number)
                             .copy_source(source)
+                            .copy_source_if_match(&object.etag)
                             .copy_source_range(format!("bytes={first}-{last}"))
                             .send()
                             .await

@@ -160,6 +160,12 @@ fn assets_plan_text(text: &mut String, plan: &rtsnap::section::assets::AssetsPla
         bytes(plan.delete_bytes),
         plan.kept
     ));
+    if plan.outside_prefixes > 0 {
+        text.push_str(&format!(
+            "    {} snapshot objects lie outside this environment's asset_prefixes: not restored\n",
+            plan.outside_prefixes
+        ));
+    }
     if !plan.first_copies.is_empty() {
         text.push_str(&format!("    copy: {}\n", plan.first_copies.join(", ")));
     }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
@@ -33,8 +34,11 @@ use crate::progress::{Progress, ProgressTask};
 /// Objects up to this size go up in one PutObject; larger ones in parts of this size
 /// (S3's minimum part is 5 MiB).
 pub const PART_BYTES: usize = 8 * 1024 * 1024;
-/// Bytes of object bodies in memory at once, across all transfers.
+/// Bytes of object bodies in memory at once, across all transfers (at least one
+/// part of the largest object, whose parts grow past 8 MiB beyond ~78 GiB).
 const BYTES_IN_FLIGHT: usize = 4 * PART_BYTES;
+/// S3's limit on the parts of one upload.
+const MAX_PARTS: u64 = 10_000;
 /// The budget's unit: one permit per KiB.
 const PERMIT_BYTES: usize = 1024;
 /// Server-side copies in flight.
@@ -90,7 +94,7 @@ pub async fn apply_assets(
     task.finish("assets written");
     if !failures.is_empty() {
         return Err(Error::Failed(format!(
-            "{} objects could not be written to s3://{} ({}{}); nothing else was skipped: re-run the import to finish",
+            "{} objects could not be written to s3://{} ({}{}); every other object was written, and the plan's deletes were not run: re-run the import to finish",
             failures.len(),
             target.bucket(),
             failures[..failures.len().min(FAILURES_NAMED)].join("; "),
@@ -119,7 +123,9 @@ enum Upload {
     /// A multipart object starts; its parts follow, then `End`.
     Start(AssetObject),
     Part(i32, Bytes, OwnedSemaphorePermit),
-    End,
+    /// The last part was sent: `true` when the blob's bytes had the snapshot's
+    /// SHA-256 (complete the upload), `false` when not (abort it).
+    End(bool),
 }
 
 async fn upload_blobs(
@@ -129,7 +135,12 @@ async fn upload_blobs(
     wanted: HashMap<String, AssetObject>,
     task: &dyn ProgressTask,
 ) -> Result<Transferred> {
-    let budget = Arc::new(Semaphore::new(BYTES_IN_FLIGHT / PERMIT_BYTES));
+    let largest = wanted
+        .values()
+        .map(|o| part_bytes(o.size))
+        .max()
+        .unwrap_or(0);
+    let budget = Arc::new(Semaphore::new(BYTES_IN_FLIGHT.max(largest) / PERMIT_BYTES));
     let (tx, mut rx) = mpsc::channel::<Upload>(4);
     let reader = {
         let (archive, key, budget) = (archive.to_path_buf(), key.clone(), Arc::clone(&budget));
@@ -167,11 +178,11 @@ async fn upload_blobs(
                     });
                 }
             }
-            Upload::End => {
+            Upload::End(intact) => {
                 if let Some((object, id, parts)) = multipart.take() {
                     let s3 = target.clone();
                     running.spawn(async move {
-                        let result = finish_multipart(&s3, &object, id, parts).await;
+                        let result = finish_multipart(&s3, &object, id, parts, intact).await;
                         (object.key, object.size, result)
                     });
                 }
@@ -181,25 +192,38 @@ async fn upload_blobs(
             account(finished, &mut done, task);
         }
     }
+    // The archive reader stopped inside a multipart object: abandon its upload.
+    if let Some((object, id, parts)) = multipart.take() {
+        let result = finish_multipart(target, &object, id, parts, false).await;
+        account(Ok((object.key, object.size, result)), &mut done, task);
+    }
     while let Some(finished) = running.join_next().await {
         account(finished, &mut done, task);
     }
-    reader
-        .await
-        .map_err(|_| Error::Failed("the archive reader thread panicked".into()))??;
+    // A reader failure (the archive changed, a blob not intact) is one more failure:
+    // the transfers already done are still counted and reported.
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => done.failures.push(e.to_string()),
+        Err(_) => done
+            .failures
+            .push("the archive reader thread panicked".into()),
+    }
     Ok(done)
 }
 
-/// Completes a multipart upload once its parts are in, or aborts it.
+/// Completes a multipart upload once its parts are in, or aborts it (a part failed,
+/// or the blob was not `intact`).
 async fn finish_multipart(
     s3: &S3,
     object: &AssetObject,
     id: Result<String>,
     mut parts: JoinSet<Result<UploadedPart>>,
+    intact: bool,
 ) -> Result<()> {
     let id = id?;
     let mut uploaded = Vec::new();
-    let mut failed = None;
+    let mut failed = (!intact).then(|| not_intact(object));
     while let Some(part) = parts.join_next().await {
         match part {
             Ok(Ok(part)) => uploaded.push(part),
@@ -248,10 +272,18 @@ fn cut_blob(
             .block_on(Arc::clone(budget).acquire_many_owned(permits))
             .map_err(|_| gone())
     };
+    // The archive's own check of this entry comes only at its end, after the
+    // uploads; hashing here keeps other bytes from ever being completed in S3.
+    let mut hasher = Sha256::new();
     let size = object.size as usize;
-    if size <= PART_BYTES {
+    let part_bytes = part_bytes(object.size);
+    if size <= part_bytes {
         let permit = take(size)?;
         let body = read_exactly(data, size, &object.key)?;
+        hasher.update(&body);
+        if hex::encode(hasher.finalize()) != object.sha256 {
+            return Err(not_intact(object));
+        }
         return tx
             .blocking_send(Upload::Whole(object.clone(), body, permit))
             .map_err(|_| gone());
@@ -261,15 +293,42 @@ fn cut_blob(
     let mut left = size;
     let mut number = 1;
     while left > 0 {
-        let len = left.min(PART_BYTES);
+        let len = left.min(part_bytes);
         let permit = take(len)?;
-        let body = read_exactly(data, len, &object.key)?;
+        let body = match read_exactly(data, len, &object.key) {
+            Ok(body) => body,
+            Err(e) => {
+                let _ = tx.blocking_send(Upload::End(false));
+                return Err(e);
+            }
+        };
+        hasher.update(&body);
         tx.blocking_send(Upload::Part(number, body, permit))
             .map_err(|_| gone())?;
         left -= len;
         number += 1;
     }
-    tx.blocking_send(Upload::End).map_err(|_| gone())
+    let intact = hex::encode(hasher.finalize()) == object.sha256;
+    tx.blocking_send(Upload::End(intact)).map_err(|_| gone())?;
+    if intact {
+        Ok(())
+    } else {
+        Err(not_intact(object))
+    }
+}
+
+/// The part size for an object: [`PART_BYTES`], or larger for objects that would
+/// otherwise need more than S3's 10,000 parts.
+pub fn part_bytes(size: u64) -> usize {
+    let needed = size.div_ceil(MAX_PARTS) as usize;
+    needed.max(PART_BYTES)
+}
+
+fn not_intact(object: &AssetObject) -> Error {
+    Error::Failed(format!(
+        "the archive's bytes for {} do not have the SHA-256 its manifest records (did the file change since phase 1?); that object was not written",
+        object.key
+    ))
 }
 
 fn read_exactly(data: &mut dyn Read, len: usize, key: &str) -> Result<Bytes> {

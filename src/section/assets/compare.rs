@@ -30,6 +30,8 @@ pub struct AssetsComparison {
     pub missing_keys: Vec<String>,
     pub different_keys: Vec<String>,
     pub extra_keys: Vec<String>,
+    /// Snapshot objects outside the environment's `asset_prefixes` (not compared).
+    pub outside_prefixes: u64,
 }
 
 impl AssetsComparison {
@@ -52,6 +54,7 @@ pub async fn compare_assets(
         snapshot_objects: snapshot.objects.len() as u64,
         equal_objects: diff.unchanged,
         extra: diff.extra.len() as u64,
+        outside_prefixes: diff.outside.len() as u64,
         extra_keys: diff
             .extra
             .iter()

@@ -70,20 +70,9 @@ pub(crate) async fn collect_assets(
     progress: &dyn Progress,
 ) -> Result<CollectedAssets> {
     let listed = super::list_bucket(scope.s3, scope.prefixes).await?;
-    // Keys named for embedding but outside the listed prefixes (an import may write
-    // there too) are read as well; one that does not exist is simply not recorded.
-    let unlisted: Vec<String> = match &scope.embed {
-        Embed::Keys(keys) => keys
-            .iter()
-            .filter(|k| !listed.contains_key(*k))
-            .cloned()
-            .collect(),
-        _ => Vec::new(),
-    };
     let (mut to_embed, plain): (Vec<String>, Vec<String>) = listed
         .into_keys()
         .partition(|key| scope.embed.includes(key));
-    to_embed.extend(unlisted);
     let label = format!("assets of {}", scope.s3.bucket());
     let described = super::describe(scope.s3, plain, progress, &label).await?;
     // Blob entries go in the order of their names (layout order).

@@ -49,6 +49,8 @@ pub struct AssetsPlan {
     pub delete: u64,
     pub delete_bytes: u64,
     pub kept: u64,
+    /// Snapshot objects outside the target's `asset_prefixes`, not restored.
+    pub outside_prefixes: u64,
     /// Where server-side copies read from.
     pub source_bucket: Option<String>,
     pub first_copies: Vec<String>,
@@ -78,6 +80,9 @@ pub struct BucketDiff {
     pub unchanged: u64,
     /// Target objects (under the target's prefixes) the snapshot lacks.
     pub extra: Vec<ListedObject>,
+    /// Snapshot keys outside the target's `asset_prefixes`: not rtsnap's to write
+    /// there (a backup would not cover them, so a rollback could not undo them).
+    pub outside: Vec<String>,
 }
 
 /// Compares the bucket with the snapshot.
@@ -88,21 +93,21 @@ pub async fn diff_bucket(
     progress: &dyn Progress,
 ) -> Result<BucketDiff> {
     let mut listed = super::list_bucket(s3, prefixes).await?;
-    // Same size (or not listable under the prefixes): look closer. Otherwise the
-    // size already says "copy" or "missing".
+    // Same size: look closer. Otherwise the size already says "copy" or "missing".
     let closer: Vec<String> = snapshot
         .objects
         .iter()
-        .filter(|o| match listed.get(&o.key) {
-            Some(l) => l.size == o.size,
-            None => !super::covered(&o.key, prefixes),
-        })
+        .filter(|o| listed.get(&o.key).is_some_and(|l| l.size == o.size))
         .map(|o| o.key.clone())
         .collect();
     let label = format!("comparing {}", s3.bucket());
     let described = super::describe(s3, closer, progress, &label).await?;
     let mut diff = BucketDiff::default();
     for object in &snapshot.objects {
+        if !super::covered(&object.key, prefixes) {
+            diff.outside.push(object.key.clone());
+            continue;
+        }
         let listed_here = listed.remove(&object.key);
         match described.get(&object.key) {
             Some(target) if target.same_object(object) => diff.unchanged += 1,
@@ -128,6 +133,7 @@ pub async fn plan_assets(
         snapshot_objects: snapshot.objects.len() as u64,
         snapshot_bytes: snapshot.bytes(),
         unchanged: diff.unchanged,
+        outside_prefixes: diff.outside.len() as u64,
         source_bucket: snapshot.source_bucket.clone(),
         ..AssetsPlan::default()
     };
@@ -198,6 +204,13 @@ pub async fn check_sources(source: Option<&S3>, target: &S3, copies: &[AssetObje
             .map(|object| async move {
                 let problem = match source.head(&object.key).await? {
                     None => Some("missing".to_owned()),
+                    // Another ETag and no stored SHA-256: read the bytes to be sure.
+                    Some(head) if head.sha256.is_none() && head.etag != object.etag => {
+                        match source.sha256(&object.key).await? {
+                            None => Some("missing".to_owned()),
+                            Some((head, sha)) => differs(object, head.size, Some(&sha)),
+                        }
+                    }
                     Some(head) => differs(object, head.size, head.sha256.as_deref()),
                 };
                 Ok::<_, crate::aws::AwsError>((object.key.clone(), problem))
