@@ -661,3 +661,74 @@ async fn objects_outside_the_targets_prefixes_are_not_written() {
     let written: Vec<String> = read_bucket(&client, target).await.into_keys().collect();
     assert_eq!(written, vec!["public/a.txt".to_owned()]);
 }
+
+/// A transfer that fails (after the SDK's retries) stops neither the others nor the
+/// report: every other object is written, the failed key is named, the plan's deletes
+/// are not run, and the exit is 1. moto refuses a key holding a newline (S3 does not),
+/// which makes a real failing upload without any mock.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_upload_is_named_and_the_others_are_written() {
+    let (world, client, buckets) = bucket_world("assets_failure", &[("production", false)]).await;
+    let target = &buckets["production"];
+    put(
+        &client,
+        target,
+        "public/extra.txt",
+        b"x".to_vec(),
+        "text/plain",
+        &[],
+    )
+    .await;
+
+    // A snapshot directory with three embedded objects, packed by rtsnap itself.
+    let dir = world.dir.path().join("snapshot");
+    std::fs::create_dir_all(dir.join("assets/blobs")).expect("dirs");
+    let header = serde_json::json!({
+        "format": "rtsnap", "format_version": 1, "tool_version": "0.1.0",
+        "created_at": "2026-11-30T00:00:00Z",
+        "source": {"env": "staging", "backend_suffix": "s", "region": "us-west-1",
+                   "user_pool_id": null, "bucket": null},
+        "sections": ["assets"]
+    });
+    std::fs::write(dir.join("rtsnap.json"), header.to_string()).expect("header");
+    let mut manifest = String::new();
+    for key in ["public/bad\nkey.txt", "public/ok-1.txt", "public/ok-2.txt"] {
+        let body = format!("bytes of {key}");
+        let line = serde_json::json!({
+            "key": key, "size": body.len(), "etag": "\"x\"",
+            "sha256": hex::encode(Sha256::digest(body.as_bytes())),
+            "content_type": "text/plain", "metadata": {},
+            "last_modified": "2026-11-30T00:00:00Z", "embedded": true
+        });
+        manifest.push_str(&format!("{line}\n"));
+        let name = hex::encode(Sha256::digest(key.as_bytes()));
+        std::fs::write(dir.join("assets/blobs").join(name), body).expect("blob");
+    }
+    std::fs::write(dir.join("assets/manifest.jsonl"), manifest).expect("manifest");
+    let out = world.rtsnap(&["pack", "snapshot", "-o", "crafted.rtsnap"]);
+    assert!(out.status.success(), "pack: {}", stderr(&out));
+
+    let out = world.rtsnap(&[
+        "import",
+        "crafted.rtsnap",
+        "--target",
+        "production",
+        "--prune-assets",
+        "--yes",
+        "--quiet",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("1 objects could not be written"), "{err}");
+    assert!(
+        err.contains("public/bad\\nkey.txt: "),
+        "names the key: {err}"
+    );
+    let keys: Vec<String> = read_bucket(&client, target).await.into_keys().collect();
+    assert_eq!(
+        keys,
+        ["public/extra.txt", "public/ok-1.txt", "public/ok-2.txt"],
+        "the others written, no delete run"
+    );
+}

@@ -315,8 +315,10 @@ impl S3 {
     }
 
     /// `s3://bucket/key`, for messages.
+    /// Control characters in the key are escaped (`\n`), so that a message naming an
+    /// object stays one line.
     fn object_name(&self, key: &str) -> String {
-        format!("s3://{}/{key}", self.bucket)
+        format!("s3://{}/{}", self.bucket, printable(key))
     }
 }
 
@@ -366,6 +368,20 @@ fn full_object_sha256(stored: Option<&str>) -> Option<String> {
     (bytes.len() == 32).then(|| hex::encode(bytes))
 }
 
+/// `key` with its control characters escaped as Rust would (`\n`, `\u{1}`); every
+/// other character, unicode included, as it is.
+pub fn printable(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Keys listed with `encoding-type=url` (so that keys with control characters still
 /// make valid XML): `+` is a space and `%XX` a byte, as in a form-encoded value.
 fn decode_listed_key(key: &str) -> String {
@@ -384,6 +400,11 @@ fn sorted(metadata: Option<&HashMap<String, String>>) -> BTreeMap<String, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_keys_escape_only_control_characters() {
+        assert_eq!(printable("a\nb\u{1}é/中"), "a\\nb\\u{1}é/中");
+    }
 
     #[test]
     fn listed_keys_are_url_decoded_with_plus_as_space() {

@@ -252,7 +252,9 @@ fn account(
             done.bytes += size;
             task.advance(size);
         }
-        Ok((key, _, Err(e))) => done.failures.push(format!("{key}: {e}")),
+        Ok((key, _, Err(e))) => done
+            .failures
+            .push(format!("{}: {e}", crate::aws::s3::printable(&key))),
         Err(_) => done.failures.push("an upload task panicked".into()),
     }
 }
