@@ -47,6 +47,11 @@ pub struct Manifest {
     pub tables: BTreeMap<String, TableSummary>,
     pub users: Option<UsersSummary>,
     pub assets: Option<AssetsSummary>,
+    /// What the exporter's referential-integrity check found, when its configuration
+    /// declared `[[relations]]`. Informational: a reader cannot re-check it without that
+    /// configuration, so it is recorded, never verified (see `docs/format.md` §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegritySummary>,
 }
 
 /// One entry's size and checksum.
@@ -89,4 +94,38 @@ pub struct AssetsSummary {
     pub objects: u64,
     /// Objects whose bytes are embedded under `assets/blobs/`.
     pub blobs: u64,
+}
+
+/// Referential integrity of a snapshot's tables: one outcome per declared relation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegritySummary {
+    pub relations: Vec<RelationOutcome>,
+}
+
+impl IntegritySummary {
+    /// References, over every relation, whose target item does not exist.
+    pub fn dangling(&self) -> u64 {
+        self.relations.iter().map(|r| r.dangling).sum()
+    }
+}
+
+/// One relation's check: `from = "Request.contactId"` → `to = "Contact.id"`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationOutcome {
+    pub from: String,
+    pub to: String,
+    /// Values found in the `from` field (list and set members count one each).
+    pub references: u64,
+    /// Of those, the ones no `to` item holds.
+    pub dangling: u64,
+    /// The first dangling values (in key order), each as `<Model> <key of the first
+    /// item referring to it> -> <value>`, with `(and N more)` when other items refer
+    /// to the same missing value.
+    #[serde(default)]
+    pub first_dangling: Vec<String>,
+    /// Why the relation was not checked (a model absent from the data), if it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }

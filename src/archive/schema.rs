@@ -81,6 +81,15 @@ pub struct PrimaryKey {
     pub range: Option<(String, String)>,
 }
 
+impl PrimaryKey {
+    /// The key attribute names: hash, then range.
+    pub fn names(&self) -> Vec<String> {
+        std::iter::once(self.hash.0.clone())
+            .chain(self.range.as_ref().map(|r| r.0.clone()))
+            .collect()
+    }
+}
+
 impl TableSchema {
     /// The table's primary key with attribute types, or why the schema lacks one.
     pub fn primary_key(&self) -> Result<PrimaryKey, String> {

@@ -14,7 +14,8 @@ use super::crypto::EncryptionKey;
 use super::error::ArchiveError;
 use super::hashing::HashingReader;
 use super::header::{
-    AssetsSummary, Header, Manifest, ManifestEntry, TableSummary, UsersSummary, FORMAT_VERSION,
+    AssetsSummary, Header, IntegritySummary, Manifest, ManifestEntry, TableSummary, UsersSummary,
+    FORMAT_VERSION,
 };
 use super::item::{item_to_json, Item};
 use super::layout::{
@@ -38,6 +39,7 @@ pub struct SnapshotWriter<W: Write> {
     users: Option<UsersSummary>,
     users_digest: TableDigest,
     assets: Option<AssetsSummary>,
+    integrity: Option<IntegritySummary>,
     open_table: Option<OpenTable>,
 }
 
@@ -85,6 +87,7 @@ impl<W: Write> SnapshotWriter<W> {
             users: None,
             users_digest: TableDigest::default(),
             assets: None,
+            integrity: None,
             open_table: None,
         };
         writer.append(
@@ -327,6 +330,11 @@ impl<W: Write> SnapshotWriter<W> {
         }
     }
 
+    /// Records the exporter's referential-integrity result in `MANIFEST.json`.
+    pub fn set_integrity(&mut self, summary: IntegritySummary) {
+        self.integrity = Some(summary);
+    }
+
     /// Writes `MANIFEST.json` and closes tar, zstd and age in that order, then flushes
     /// the output. Returns the output and the manifest. Every table must have at least
     /// one items chunk (an empty table has one empty chunk).
@@ -358,6 +366,7 @@ impl<W: Write> SnapshotWriter<W> {
                 u
             }),
             assets: self.assets.take(),
+            integrity: self.integrity.take(),
         };
         let mut bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| ArchiveError::Invalid(format!("manifest: {e}")))?;

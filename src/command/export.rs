@@ -12,12 +12,13 @@ use crate::archive::EncryptionKey;
 use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::aws::s3::S3;
-use crate::config::Environment;
+use crate::config::{Environment, Relation};
 use crate::error::{Error, Result};
 use crate::files::check_snapshot_location;
 use crate::progress::Progress;
 use crate::section::assets::export::{AssetsScope, Embed};
 use crate::section::tables::discover_tables;
+use crate::section::tables::relations::parse_relations;
 use crate::section::Only;
 use crate::snapshot::write::{write_snapshot, SnapshotScope};
 
@@ -32,6 +33,9 @@ pub struct ExportOptions {
     /// Embed every object's bytes (`--with-assets`), for restores without the
     /// source bucket.
     pub with_assets: bool,
+    /// `[[relations]]` of rtsnap.toml: checked while the items stream, the result
+    /// recorded in `MANIFEST.json` (a warning, never a failure).
+    pub relations: Vec<Relation>,
 }
 
 /// What `export` wrote.
@@ -89,7 +93,9 @@ pub async fn export(
         .map(|r| r.to_string())
         .or_else(|| env.region.clone())
         .unwrap_or_default();
+    let relations = parse_relations(&options.relations)?;
     let scope = SnapshotScope {
+        relations: &relations,
         region: &region,
         tables: &tables,
         absent: &BTreeMap::new(),

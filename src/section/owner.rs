@@ -154,6 +154,33 @@ impl OwnerRewrite {
     }
 }
 
+/// The subs named in `item`'s owner fields (`<sub>` or `<sub>::<username>`): whose
+/// users a sample must bring along. `fields` is rtsnap.toml's `owner_fields`.
+pub fn owner_subs(fields: &BTreeMap<String, Vec<String>>, model: &str, item: &Item) -> Vec<String> {
+    let default = [DEFAULT_FIELD.to_owned()];
+    let names = fields.get(model).map_or(&default[..], Vec::as_slice);
+    let mut subs = Vec::new();
+    let mut push = |s: &str| {
+        let sub = s.split_once("::").map_or(s, |(sub, _)| sub);
+        if !sub.is_empty() {
+            subs.push(sub.to_owned());
+        }
+    };
+    for name in names {
+        match item.get(name) {
+            Some(AttrValue::S(s)) => push(s),
+            Some(AttrValue::L(list)) => list.iter().for_each(|v| {
+                if let AttrValue::S(s) = v {
+                    push(s);
+                }
+            }),
+            Some(AttrValue::Ss(set)) => set.iter().for_each(|s| push(s)),
+            _ => {}
+        }
+    }
+    subs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 use crate::files::StagedFile;
 use crate::progress::Progress;
 use crate::section::assets::export::{collect_assets, send_assets, AssetsScope, CollectedAssets};
+use crate::section::tables::relations::{IntegrityChecker, RelationSpec};
 use crate::section::users::export::{send_users, StagedUsers};
 use crate::section::{tables, users};
 
@@ -41,6 +42,9 @@ pub(crate) struct SnapshotScope<'a> {
     pub absent: &'a BTreeMap<String, TableSchema>,
     pub users: Option<&'a Cognito>,
     pub assets: Option<AssetsScope<'a>>,
+    /// Relations to check while the items stream to the archive (export: the
+    /// configuration's; backups: none). The result goes into `MANIFEST.json`.
+    pub relations: &'a [RelationSpec],
 }
 
 /// What was written: the file, its checksum and sidecar, and what it holds.
@@ -58,6 +62,8 @@ pub struct WrittenSnapshot {
     pub users: Option<crate::archive::header::UsersSummary>,
     /// The assets section's counts (objects listed, blobs embedded), when it has one.
     pub assets: Option<crate::archive::header::AssetsSummary>,
+    /// Referential integrity of the tables written, when relations were declared.
+    pub integrity: Option<crate::archive::header::IntegritySummary>,
 }
 
 /// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
@@ -91,7 +97,9 @@ pub(crate) async fn write_snapshot(
     let output = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
     let writer = SnapshotWriter::new(output, key, &header)?;
     let (tx, rx) = mpsc::channel::<WriterMessage>(MESSAGES_IN_FLIGHT);
-    let writer_thread = std::thread::spawn(move || run_writer(writer, rx));
+    let checker =
+        (!scope.relations.is_empty()).then(|| IntegrityChecker::new(scope.relations.to_vec()));
+    let writer_thread = std::thread::spawn(move || run_writer(writer, rx, checker));
     let sink = ArchiveSink { tx };
     // Users and the asset manifest are read while the tables stream; their entries
     // follow the tables in the archive (and embedded asset bytes stream after users).
@@ -147,6 +155,7 @@ fn written_report(
         sidecar: done.sidecar,
         users: manifest.users.clone(),
         assets: manifest.assets.clone(),
+        integrity: manifest.integrity.clone(),
     }
 }
 
@@ -235,23 +244,51 @@ type ArchiveOutput = HashingWriter<BufWriter<File>>;
 /// The writer thread: applies messages in order; returns the closed archive only on
 /// `Finish`. If the channel closes first, the archive is dropped unfinished (and its
 /// `.partial` file removed by the caller).
+///
+/// The integrity `checker`, if any, sees every item on its way into the archive, so
+/// checking costs no second scan.
 fn run_writer(
     mut writer: SnapshotWriter<ArchiveOutput>,
     mut rx: mpsc::Receiver<WriterMessage>,
+    mut checker: Option<IntegrityChecker>,
 ) -> Result<Option<(ArchiveOutput, Manifest)>> {
+    let mut model = String::new();
     while let Some(message) = rx.blocking_recv() {
         match message {
-            WriterMessage::BeginTable { model, schema } => writer.begin_table(&model, &schema)?,
+            WriterMessage::BeginTable { model: m, schema } => {
+                writer.begin_table(&m, &schema)?;
+                if let Some(checker) = checker.as_mut() {
+                    checker.begin_model(&m, key_names(&schema));
+                }
+                model = m;
+            }
             WriterMessage::Items(items) => {
+                let checked = checker.as_mut().filter(|c| c.wants(&model));
+                if let Some(checker) = checked {
+                    items.iter().for_each(|item| checker.observe(&model, item));
+                }
                 for item in &items {
                     writer.write_item(item)?;
                 }
             }
             WriterMessage::Entry { path, size, data } => writer.add_entry(&path, size, data)?,
-            WriterMessage::Finish => return Ok(Some(writer.finish()?)),
+            WriterMessage::Finish => {
+                if let Some(checker) = checker.take() {
+                    writer.set_integrity(checker.finish());
+                }
+                return Ok(Some(writer.finish()?));
+            }
         }
     }
     Ok(None)
+}
+
+/// The key attribute names of a table's `schema.json` (for naming dangling items).
+fn key_names(schema: &[u8]) -> Vec<String> {
+    TableSchema::from_json(schema)
+        .and_then(|s| s.primary_key())
+        .map(|k| k.names())
+        .unwrap_or_default()
 }
 
 /// Now, UTC, to the second: `2025-08-12T09:30:00Z`.

@@ -87,6 +87,14 @@ pub enum Command {
         /// Do not ask before writing to an unprotected target.
         #[arg(long)]
         yes: bool,
+        /// Refuse a snapshot with dangling references ([[relations]] of rtsnap.toml)
+        /// instead of warning.
+        #[arg(long)]
+        strict: bool,
+        /// With --limit: also every item the declared relations reach from the sample
+        /// (children transitively, then what they refer to), and the users owning them.
+        #[arg(long)]
+        with_related: bool,
     },
     /// Restore the newest pre-import backup of an environment.
     Rollback {
@@ -116,6 +124,16 @@ pub enum Command {
         /// (exit 1 when they differ).
         #[arg(long, value_name = "ENV")]
         against: Option<String>,
+    },
+    /// Check referential integrity ([[relations]] of rtsnap.toml) of a snapshot file or
+    /// an environment: dangling references per relation (exit 1 if any).
+    Check {
+        /// A .rtsnap file, or an environment name.
+        source: String,
+        /// Also propose relations from the data (`…Id` fields whose values are ids of a
+        /// model), printed as TOML to paste into rtsnap.toml.
+        #[arg(long)]
+        suggest: bool,
     },
     /// List the snapshots in the snapshot directory.
     List {

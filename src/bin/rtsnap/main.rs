@@ -10,6 +10,7 @@ use clap::Parser;
 
 mod args;
 mod render;
+mod render_check;
 mod terminal;
 
 use args::{Cli, Command};
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 output,
                 allow_in_repo,
                 with_assets,
+                relations: config.relations.clone(),
             };
             let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
             let report = runtime()?.block_on(rtsnap::command::export::export(
@@ -107,8 +109,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             prune_assets,
             confirm,
             yes,
+            strict,
+            with_related,
         } => {
             let options = rtsnap::command::import::ImportOptions {
+                strict,
+                with_related,
                 dry_run,
                 merge,
                 only,
@@ -237,6 +243,39 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Check { source, suggest } => {
+            let config = Config::discover(cli.config.as_deref())?;
+            let snapshot = resolve_snapshot(Path::new(&source), &config.snapshot_dir());
+            let is_file = snapshot.exists() || source.ends_with(".rtsnap");
+            let key;
+            let environment;
+            let target = if is_file {
+                key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
+                rtsnap::command::check::CheckSource::Snapshot {
+                    path: snapshot,
+                    key: &key,
+                }
+            } else {
+                environment = config.environment(&source)?;
+                rtsnap::command::check::CheckSource::Environment(&environment)
+            };
+            let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
+            let report = runtime()?.block_on(rtsnap::command::check::check(
+                target,
+                &config.relations,
+                suggest,
+                &progress,
+            ))?;
+            out.emit(&report, || render_check::check_text(&report))?;
+            if report.dangling() > 0 {
+                return Err(Error::Failed(format!(
+                    "{} dangling references in {} (see above)",
+                    report.dangling(),
+                    report.source
+                )));
+            }
+            Ok(())
+        }
         Command::Keygen { output } => keygen(&out, output.as_deref()),
     }
 }
@@ -306,6 +345,7 @@ fn run_import(
     let config = Config::discover(globals.config.as_deref())?;
     let environment = config.environment(target)?;
     let snapshot_dir = config.snapshot_dir();
+    let is_rollback = file.is_none();
     let file = match file {
         Some(file) => resolve_snapshot(&file, &snapshot_dir),
         None => {
@@ -329,6 +369,8 @@ fn run_import(
             .as_ref()
             .map(|p| p as &dyn rtsnap::command::import::Prompt),
         owner_fields: &config.owner_fields,
+        // A rollback restores what the target held, whatever its relations.
+        relations: if is_rollback { &[] } else { &config.relations },
     };
     let report = runtime()?.block_on(rtsnap::command::import::import(
         &file,

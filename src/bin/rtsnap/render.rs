@@ -30,6 +30,9 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
             assets.objects, assets.blobs
         ));
     }
+    if let Some(integrity) = &report.integrity {
+        crate::render_check::integrity_lines(&mut text, integrity, false);
+    }
     text
 }
 
@@ -79,6 +82,17 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
         text.push_str(&format!(
             "owner fields: {rewrites} values rewritten to the target's user subs, {unknown} naming no snapshot user left as they are\n"
         ));
+    }
+    if let Some(sample) = &report.sample {
+        let items: u64 = sample.values().sum();
+        text.push_str(&format!(
+            "sample with related items: {items} items in {} models, closed under the declared relations
+",
+            sample.values().filter(|n| **n > 0).count()
+        ));
+    }
+    if let Some(integrity) = &report.integrity {
+        crate::render_check::integrity_lines(&mut text, integrity, false);
     }
     if let Some(users) = &report.users {
         users_plan_text(&mut text, users);

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use age::secrecy::SecretString;
 use serde::Serialize;
 
+use crate::archive::header::IntegritySummary;
 use crate::archive::{DecryptionKey, EncryptionKey, Manifest};
 use crate::aws::dynamodb::Dynamo;
-use crate::config::Environment;
+use crate::config::{Environment, Relation};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::section::assets::{apply_assets, AssetsApplied, AssetsMode, AssetsPlan};
@@ -28,6 +29,7 @@ use crate::section::Only;
 use crate::snapshot::read_verified;
 
 mod assets;
+mod related;
 mod rollback;
 mod safety;
 mod users;
@@ -55,6 +57,11 @@ pub struct ImportOptions {
     pub prune_assets: bool,
     /// `--confirm <ENV>`.
     pub confirm: Option<String>,
+    /// Refuse a snapshot with dangling references (`--strict`); otherwise they are a
+    /// warning.
+    pub strict: bool,
+    /// Grow the `--limit` sample along the declared relations (`--with-related`).
+    pub with_related: bool,
     pub yes: bool,
     /// Backup file prefix: `pre-import` (import) or `pre-rollback` (rollback).
     pub backup_label: &'static str,
@@ -81,6 +88,8 @@ pub struct ImportContext<'a> {
     pub prompt: Option<&'a dyn Prompt>,
     /// `owner_fields` of rtsnap.toml: per model, the fields holding owners.
     pub owner_fields: &'a BTreeMap<String, Vec<String>>,
+    /// `[[relations]]` of rtsnap.toml.
+    pub relations: &'a [Relation],
 }
 
 /// What an import did (or, with `--dry-run`, would do).
@@ -92,6 +101,10 @@ pub struct ImportReport {
     pub dry_run: bool,
     /// `exact`, `merge` or `sample`.
     pub mode: &'static str,
+    /// The snapshot's referential integrity, when rtsnap.toml declares relations.
+    pub integrity: Option<IntegritySummary>,
+    /// With `--with-related`: items per model in the closed sample.
+    pub sample: Option<BTreeMap<String, u64>>,
     pub tables: BTreeMap<String, TablePlan>,
     /// The users plan, when the users section is restored.
     pub users: Option<UsersPlan>,
@@ -131,8 +144,37 @@ pub async fn import(
     let progress = ctx.progress;
     progress.note("phase 1/7: verifying the whole archive");
     let verified = read_verified(snapshot, ctx.decrypt)?;
-    let only = Only::parse(options.only.as_deref());
-    let models = select_models(&verified.manifest, only.models.as_deref())?;
+    let mut only = Only::parse(options.only.as_deref());
+    let mut models = select_models(&verified.manifest, only.models.as_deref())?;
+    let relations = {
+        let seeds = options
+            .with_related
+            .then_some((models.as_slice(), options.limit));
+        if !ctx.relations.is_empty() {
+            progress.note("phase 1/7: checking the snapshot's relations");
+        }
+        related::relations_pass(snapshot, ctx.decrypt, ctx.relations, seeds)?
+    };
+    if let Some(integrity) = &relations.integrity {
+        refuse_dangling(integrity, options.strict, progress)?;
+    }
+    let sample_users = match (&relations.picked, verified.users.as_ref()) {
+        (Some(picked), users) => {
+            models = picked
+                .iter()
+                .filter(|(_, set)| !set.is_empty())
+                .map(|(m, _)| m.clone())
+                .collect();
+            // The owners of the sample's items come along (when the snapshot has users).
+            only.users = users.is_some();
+            let fields = ctx.owner_fields;
+            users
+                .map(|u| related::owners_of_sample(snapshot, ctx.decrypt, picked, fields, u))
+                .transpose()?
+        }
+        (None, _) => None,
+    };
+    let sampled = options.limit.is_some() || options.with_related;
 
     progress.note("phase 2/7: checking the target tables, user pool and bucket");
     let sdk = crate::aws::sdk_config(target).await;
@@ -152,7 +194,7 @@ pub async fn import(
         .filter(|s| !matches!(s.as_str(), "tables" | "users" | "assets"))
         .cloned()
         .collect();
-    let snapshot_users = verified.users.as_ref();
+    let snapshot_users = sample_users.as_ref().or(verified.users.as_ref());
     let users_target =
         users::check_users(target, &sdk, snapshot_users, only.users, &mut not_restored).await?;
     let snapshot_assets = verified.assets.as_ref();
@@ -161,7 +203,7 @@ pub async fn import(
         &sdk,
         snapshot_assets,
         only.assets,
-        options.limit.is_some(),
+        sampled,
         &mut not_restored,
     )
     .await?;
@@ -169,7 +211,7 @@ pub async fn import(
     progress.note(
         "phase 3/7: planning (items by primary key, users by sign-in name, objects by SHA-256)",
     );
-    let exact = !options.merge && options.limit.is_none();
+    let exact = !options.merge && !sampled;
     let users_mode = UsersMode {
         exact,
         prune: options.prune_users && exact,
@@ -198,7 +240,8 @@ pub async fn import(
     let mut indexes = index_targets(&dynamo, &targets, progress).await?;
     let selection = Selection {
         models: &models,
-        limit: options.limit,
+        limit: options.limit.filter(|_| !options.with_related),
+        pick: relations.picked.as_ref(),
         owners: owners.as_ref(),
     };
     let mut plans = {
@@ -213,7 +256,13 @@ pub async fn import(
         source_env: verified.header.source.env.clone(),
         target: target.name.clone(),
         dry_run: options.dry_run,
-        mode: if options.limit.is_some() {
+        integrity: relations.integrity.clone(),
+        sample: relations.picked.as_ref().map(|p| {
+            p.iter()
+                .map(|(m, set)| (m.clone(), set.len() as u64))
+                .collect()
+        }),
+        mode: if sampled {
             "sample"
         } else if options.merge {
             "merge"
@@ -340,6 +389,41 @@ pub async fn import(
         )));
     }
     Ok(report)
+}
+
+/// Dangling references are a warning, or with `--strict` a refusal (nothing written).
+fn refuse_dangling(
+    integrity: &IntegritySummary,
+    strict: bool,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let dangling: Vec<String> = integrity
+        .relations
+        .iter()
+        .filter(|r| r.dangling > 0)
+        .map(|r| {
+            format!(
+                "{} -> {}: {} dangling (first: {})",
+                r.from,
+                r.to,
+                r.dangling,
+                r.first_dangling.first().map_or("", String::as_str)
+            )
+        })
+        .collect();
+    if dangling.is_empty() {
+        return Ok(());
+    }
+    if strict {
+        return Err(Error::Refused(format!(
+            "--strict: the snapshot has dangling references ({}); nothing was written",
+            dangling.join("; ")
+        )));
+    }
+    for line in &dangling {
+        progress.note(&format!("warning: {line}"));
+    }
+    Ok(())
 }
 
 fn select_models(manifest: &Manifest, only: Option<&[String]>) -> Result<Vec<String>> {

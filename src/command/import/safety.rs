@@ -113,6 +113,7 @@ pub(super) async fn backup(
     let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let scope = SnapshotScope {
+        relations: &[],
         region: &region,
         tables: &existing,
         absent: &absent,

@@ -83,6 +83,7 @@ pub async fn compare_tables(
     let selection = Selection {
         models: &models,
         limit: None,
+        pick: None,
         owners,
     };
     compare_items(snapshot, key, selection, &mut indexes, &mut tables)?;

@@ -48,6 +48,32 @@ pub async fn index_target(
     key: PrimaryKey,
     estimate: (u64, u64),
 ) -> Result<TargetIndex> {
+    let mut index = TargetIndex {
+        key,
+        items: HashMap::new(),
+        digest: TableDigest::default(),
+    };
+    scan_table(dynamo, table, estimate, |item| {
+        let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+        let key =
+            key_bytes(&item, &index.key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+        index.digest.add_hash(&hash);
+        index.items.insert(key, (hash, false));
+        Ok(())
+    })
+    .await?;
+    Ok(index)
+}
+
+/// Scans a live table in parallel segments (as many as its size estimate — bytes,
+/// items — calls for), calling `each` for every item on the caller's task; pages wait
+/// in a bounded channel, so memory stays flat whatever the table size.
+pub async fn scan_table(
+    dynamo: &Dynamo,
+    table: &str,
+    estimate: (u64, u64),
+    mut each: impl FnMut(Item) -> Result<()>,
+) -> Result<()> {
     let total = segments_for(estimate.0, estimate.1);
     let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
     let mut tasks = tokio::task::JoinSet::new();
@@ -56,24 +82,25 @@ pub async fn index_target(
         tasks.spawn(async move { dynamo.scan_segment(&table, segment, total, tx).await });
     }
     drop(tx);
-    let mut index = TargetIndex {
-        key,
-        items: HashMap::new(),
-        digest: TableDigest::default(),
-    };
+    let mut failed = None;
     while let Some(page) = rx.recv().await {
         for item in page {
-            let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-            let key =
-                key_bytes(&item, &index.key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-            index.digest.add_hash(&hash);
-            index.items.insert(key, (hash, false));
+            if let Err(e) = each(item) {
+                failed = Some(e);
+                break;
+            }
+        }
+        if failed.is_some() {
+            break;
         }
     }
+    // Dropping the receiver stops the segments early (scan_segment returns when its
+    // pages can no longer be sent).
+    drop(rx);
     while let Some(joined) = tasks.join_next().await {
         joined
             .map_err(|e| Error::Failed(format!("scan task: {e}")))?
             .map_err(Error::from)?;
     }
-    Ok(index)
+    failed.map_or(Ok(()), Err)
 }

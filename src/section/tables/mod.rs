@@ -5,18 +5,21 @@
 //! - read: [`read`] streams the snapshot's items back;
 //! - plan: [`target`] checks and indexes the target tables, [`plan`] diffs by primary key;
 //! - apply: [`write`] creates missing tables and batch-writes what differs;
+//! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
+//!   samples;
 //! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`.
 
 pub mod compare;
 pub mod index;
 pub mod plan;
 pub mod read;
+pub mod relations;
 pub mod scan;
 pub mod target;
 pub mod write;
 
 pub use compare::{compare_tables, TableComparison, SAMPLE_KEYS};
-pub use index::{index_target, key_bytes, key_item, TargetIndex};
+pub use index::{index_target, key_bytes, key_item, scan_table, TargetIndex};
 pub use plan::{diff, TablePlan};
 pub use read::{for_each_item, Selection};
 pub(crate) use scan::{describe_scope, export_tables};

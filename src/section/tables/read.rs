@@ -6,9 +6,11 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use crate::archive::{parse_item, DecryptionKey, EntryKind, Item, SnapshotReader};
+use crate::archive::schema::TableSchema;
+use crate::archive::{parse_item, ArchiveError, DecryptionKey, EntryKind, Item, SnapshotReader};
 use crate::error::{Error, Result};
 use crate::section::owner::{OwnerRewrite, RewriteOutcome};
+use crate::section::tables::relations::related::Picked;
 
 /// Which snapshot items an import considers, and how their owner fields change.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +18,9 @@ pub struct Selection<'a> {
     pub models: &'a [String],
     /// The first N items of each model (`--limit`).
     pub limit: Option<u64>,
+    /// Only these items, by ordinal per model (`--with-related`); a model without an
+    /// entry contributes nothing.
+    pub pick: Option<&'a Picked>,
     /// Owner fields to rewrite to the target's subs (when users moved pools).
     pub owners: Option<&'a OwnerRewrite>,
 }
@@ -26,6 +31,7 @@ impl<'a> Selection<'a> {
         Selection {
             models,
             limit: None,
+            pick: None,
             owners: None,
         }
     }
@@ -43,6 +49,7 @@ pub fn for_each_item(
     let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut taken: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ordinals: BTreeMap<String, u64> = BTreeMap::new();
     let mut failure: Option<Error> = None;
     reader.read_all(|_, entry| {
         let EntryKind::TableItems { model, .. } = entry.kind else {
@@ -51,6 +58,14 @@ pub fn for_each_item(
         if failure.is_some() || !selection.models.iter().any(|m| m == model) {
             return Ok(());
         }
+        let picked = match selection.pick {
+            Some(pick) => match pick.get(model) {
+                Some(set) => Some(set),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let ordinal = ordinals.entry(model.clone()).or_default();
         let count = taken.entry(model.clone()).or_default();
         let mut lines = BufReader::new(entry.data);
         let mut line = Vec::new();
@@ -71,6 +86,11 @@ pub fn for_each_item(
             }
             let mut item = parse_item(&line)
                 .map_err(|e| crate::archive::ArchiveError::Invalid(e.to_string()))?;
+            let this = *ordinal;
+            *ordinal += 1;
+            if picked.is_some_and(|set| !set.contains(&this)) {
+                continue;
+            }
             *count += 1;
             let outcome = selection
                 .owners
@@ -83,4 +103,53 @@ pub fn for_each_item(
         }
     })?;
     failure.map_or(Ok(()), Err)
+}
+
+/// What [`for_each_table_item`] shows: a table's schema (before its items), then its
+/// items.
+pub enum TableEvent<'a> {
+    Schema(&'a str, &'a TableSchema),
+    Item(&'a str, Item),
+}
+
+/// Streams every table of the snapshot, schema first, through the full verifying
+/// reader (checks that need each model's key, such as `rtsnap check`).
+pub fn for_each_table_item(
+    archive: &Path,
+    key: &DecryptionKey,
+    mut each: impl FnMut(TableEvent<'_>),
+) -> Result<()> {
+    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
+    reader.read_all(|_, entry| {
+        match entry.kind {
+            EntryKind::TableSchema { model } => {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(entry.data, &mut bytes)
+                    .map_err(ArchiveError::io(format!("reading {}", entry.path)))?;
+                let schema = TableSchema::from_json(&bytes)
+                    .map_err(|e| ArchiveError::Corrupt(format!("{}: {e}", entry.path)))?;
+                each(TableEvent::Schema(model, &schema));
+            }
+            EntryKind::TableItems { model, .. } => {
+                let mut lines = BufReader::new(entry.data);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let n = lines
+                        .read_until(b'\n', &mut line)
+                        .map_err(ArchiveError::io(format!("reading {}", entry.path)))?;
+                    if n == 0 {
+                        break;
+                    }
+                    let item =
+                        parse_item(&line).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+                    each(TableEvent::Item(model, item));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(())
 }

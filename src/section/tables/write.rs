@@ -188,6 +188,7 @@ async fn produce_batches(
 ) -> Result<()> {
     let models = selection.models.to_vec();
     let limit = selection.limit;
+    let pick = selection.pick.cloned();
     let owners = selection.owners.cloned();
     let snapshot = snapshot.to_path_buf();
     let key = key.clone();
@@ -197,6 +198,7 @@ async fn produce_batches(
         let selection = Selection {
             models: &models,
             limit,
+            pick: pick.as_ref(),
             owners: owners.as_ref(),
         };
         let mut batcher = Batcher::new(&tx, &target);
