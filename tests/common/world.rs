@@ -234,6 +234,49 @@ impl World {
         items
     }
 
+    /// Adds `key = value` (`value` as TOML) to environment `env` in rtsnap.toml.
+    pub fn set_env_value(&self, env: &str, key: &str, value: &str) {
+        let path = self.dir.path().join("rtsnap.toml");
+        let text = std::fs::read_to_string(&path).expect("config");
+        let header = format!("[environments.{env}]\n");
+        assert!(
+            text.contains(&header),
+            "no environment {env} in rtsnap.toml"
+        );
+        let text = text.replacen(&header, &format!("{header}{key} = {value}\n"), 1);
+        std::fs::write(&path, text).expect("config");
+    }
+
+    /// Creates a plain user pool (username sign-in) for `env`, named after its suffix so
+    /// the cleanup guard deletes it, and sets its `user_pool_id`. Returns the pool id.
+    pub async fn add_user_pool(&self, env: &str) -> String {
+        let client = super::cognito(&self.endpoint).await;
+        let pool = super::create_user_pool(&client, self.suffix(env)).await;
+        self.set_env_value(env, "user_pool_id", &format!("\"{pool}\""));
+        pool
+    }
+
+    /// Creates a bucket for `env`, named after its suffix so the cleanup guard deletes
+    /// it, and sets its `bucket`. Returns the bucket name.
+    pub async fn add_bucket(&self, env: &str) -> String {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+        let bucket = super::bucket_name(self.suffix(env));
+        super::s3(&self.endpoint)
+            .await
+            .create_bucket()
+            .bucket(&bucket)
+            .create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(super::REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
+        self.set_env_value(env, "bucket", &format!("\"{bucket}\""));
+        bucket
+    }
+
     /// Whether a table exists.
     pub async fn table_exists(&self, table: &str) -> bool {
         let client = dynamodb(&self.endpoint).await;
