@@ -12,6 +12,10 @@ environment (a home-renovation / real-estate services app):
     <out>/users/users.jsonl
     <out>/assets/manifest.jsonl
 
+and, beside it, ``fixtures/amplify_outputs.json``: Amplify Gen 2's client
+configuration of the same environment (what ``npx ampx generate outputs`` writes),
+the input of ``rtsnap init`` (see ``scripts/fixture_outputs.py``).
+
 Determinism rules (running the script twice gives byte-identical output):
 
 * standard library only, Python >= 3.11;
@@ -31,9 +35,9 @@ numbers use the fictional 555-01xx range, IPs use the documentation ranges.
 
 Usage::
 
-    python3 scripts/gen_fixtures.py                 # -> fixtures/demo (+ fixtures/README.md)
+    python3 scripts/gen_fixtures.py                 # -> fixtures/demo (+ README.md, amplify_outputs.json)
     python3 scripts/gen_fixtures.py --out /tmp/x    # -> /tmp/x (README not written)
-    python3 scripts/gen_fixtures.py --out /tmp/x --readme /tmp/x.md
+    python3 scripts/gen_fixtures.py --out /tmp/x --readme /tmp/x.md --amplify-outputs /tmp/x.json
 
 The script deletes and recreates the output directory, then re-reads what it
 wrote and self-checks it (counts, referential integrity, key types, sizes,
@@ -56,6 +60,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixture_outputs  # noqa: E402  (scripts/fixture_outputs.py)
 
 # --------------------------------------------------------------------------
 # Fixed parameters of the demo environment
@@ -82,6 +89,8 @@ MAX_TOTAL_BYTES = 5 * 1024 * 1024
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "fixtures" / "demo"
 DEFAULT_README = REPO_ROOT / "fixtures" / "README.md"
+#: Outside demo/: demo/ is an unpacked snapshot and holds only snapshot entries.
+DEFAULT_OUTPUTS = REPO_ROOT / "fixtures" / "amplify_outputs.json"
 
 # --------------------------------------------------------------------------
 # Models, indexes, relations
@@ -1693,7 +1702,27 @@ def write_snapshot(ctx: Ctx, out: Path) -> None:
     dump_jsonl(out / "assets" / "manifest.jsonl", [with_content(a) for a in ctx.assets])
 
 
-def readme_text() -> str:
+def outputs_spec() -> fixture_outputs.Spec:
+    return fixture_outputs.Spec(
+        models=MODELS,
+        relations=RELATIONS,
+        gsis=gsis_for,
+        plural=lambda m: _plural(m),
+        ttl=TTL_ATTRIBUTES,
+        groups=GROUPS,
+        region=REGION,
+        user_pool_id=USER_POOL_ID,
+        bucket=BUCKET,
+        backend_suffix=BACKEND_SUFFIX,
+    )
+
+
+def write_outputs(ctx: Ctx, path: Path) -> None:
+    items = {m: [public_item(it) for it in ctx.items[m]] for m in MODELS}
+    dump_json(path, fixture_outputs.build(outputs_spec(), items))
+
+
+def readme_text(owners: list[str]) -> str:
     lines = [
         "# Test fixtures",
         "",
@@ -1723,6 +1752,7 @@ def readme_text() -> str:
         "demo/users/groups.jsonl                  groups, sorted by precedence",
         "demo/users/users.jsonl                   users, sorted by username",
         "demo/assets/manifest.jsonl               S3 object manifest, sorted by key",
+        "amplify_outputs.json                     Amplify Gen 2 client configuration of demo",
         "```",
         "",
         "## Tables",
@@ -1747,7 +1777,31 @@ def readme_text() -> str:
         if i:
             lines.append("")
         lines += ["[[relations]]", f'from = "{src}"', f'to = "{dst}"']
-    lines += ["```", ""]
+    lines += [
+        "```",
+        "",
+        "## `amplify_outputs.json`",
+        "",
+        "The client configuration Amplify Gen 2 writes for this environment",
+        "(`npx ampx generate outputs`), in its real shape (version "
+        f"`{fixture_outputs.OUTPUTS_VERSION}`): `auth` (user pool `{USER_POOL_ID}`, its",
+        "client and identity pool, groups), `data` (AppSync URL, authorization modes, and the",
+        f"model introspection schema of the {len(MODELS)} models: fields inferred from the items,",
+        "each relation above as a `belongsTo` field with `targetNames` on its source model and",
+        "a `hasMany` field with `associatedWith` on its target, every GSI as a `key` attribute,",
+        "auth rules, primary key), `storage` (bucket `" + BUCKET + "`), all in `" + REGION + "`.",
+        "",
+        f"Owner rules (`allow: owner`, `ownerField: owner`) are on the {len(owners)} models whose",
+        "items carry an `owner` field: " + ", ".join(f"`{m}`" for m in owners) + ".",
+        "",
+        "Like a real file it holds no backend suffix (the AppSync host is another id) and no",
+        "API key. `rtsnap init` reads it and finds the suffix by listing tables:",
+        "",
+        "```sh",
+        "rtsnap init demo --outputs fixtures/amplify_outputs.json",
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -1810,7 +1864,7 @@ def _check_value(ck: Checker, where: str, av: Any) -> None:
         ck.fail(f"{where}: unknown type {t}")
 
 
-def self_check(out: Path) -> int:
+def self_check(out: Path, outputs: Path | None = None) -> int:
     ck = Checker()
     expected = {"rtsnap.json", "users/pool.json", "users/groups.jsonl", "users/users.jsonl", "assets/manifest.jsonl"}
     for m in MODELS:
@@ -1983,6 +2037,13 @@ def self_check(out: Path) -> int:
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     ck.expect(total < MAX_TOTAL_BYTES, f"total size {total}")
 
+    # Amplify's outputs describe exactly these tables, relations and owners
+    if outputs is not None:
+        owners = sorted(m for m in MODELS if any("owner" in it for it in items[m]))
+        gsi_names = {m: [g["IndexName"] for g in schemas[m]["GlobalSecondaryIndexes"]] for m in MODELS}
+        for problem in fixture_outputs.check(outputs_spec(), read_json(outputs), owners, gsi_names):
+            ck.fail(problem)
+
     # report
     print(f"{'Model':<22}{'Items':>7}  {'Bytes':>9}  GSIs")
     for m, n in MODEL_COUNTS:
@@ -2038,13 +2099,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (deleted and recreated)")
     ap.add_argument("--readme", type=Path, default=None,
                     help="where to write the fixtures README (default: fixtures/README.md when --out is the default)")
+    ap.add_argument("--amplify-outputs", type=Path, default=None,
+                    help="where to write amplify_outputs.json (default: fixtures/amplify_outputs.json when --out is the default)")
     ap.add_argument("--force", action="store_true", help="replace --out even if it does not look like a snapshot")
     args = ap.parse_args(argv)
 
     out: Path = args.out.resolve()
     readme: Path | None = args.readme
-    if readme is None and out == DEFAULT_OUT:
-        readme = DEFAULT_README
+    outputs: Path | None = args.amplify_outputs
+    if out == DEFAULT_OUT:
+        readme = readme or DEFAULT_README
+        outputs = outputs or DEFAULT_OUTPUTS
     if not (args.force or safe_to_replace(out)):
         print(f"refusing to delete {out}: not an rtsnap snapshot directory (use --force)", file=sys.stderr)
         return 2
@@ -2055,12 +2120,17 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         shutil.rmtree(out)
     write_snapshot(ctx, out)
+    written = [str(out)]
     if readme is not None:
         readme.parent.mkdir(parents=True, exist_ok=True)
         with open(readme, "w", encoding="utf-8", newline="\n") as f:
-            f.write(readme_text())
-    print(f"wrote {out}" + (f" and {readme}" if readme else ""))
-    return self_check(out)
+            f.write(readme_text(fixture_outputs.owner_models(ctx.items)))
+        written.append(str(readme))
+    if outputs is not None:
+        write_outputs(ctx, outputs)
+        written.append(str(outputs))
+    print("wrote " + ", ".join(written))
+    return self_check(out, outputs)
 
 
 if __name__ == "__main__":
