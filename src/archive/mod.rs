@@ -14,6 +14,7 @@ mod hashing;
 pub mod header;
 pub mod item;
 pub mod layout;
+pub mod limits;
 mod line_hash;
 mod lines;
 #[cfg(test)]

@@ -2,15 +2,19 @@
 //! version (update), holds unchanged, and which target items the snapshot does not
 //! have (delete). The target side is a [`TargetIndex`]; snapshot items stream past it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
 
 use serde::Serialize;
 
 use super::index::{key_bytes, TargetIndex};
 use super::read::{for_each_item, Selection};
-use crate::archive::schema::TableSchema;
-use crate::archive::{item_hash, DecryptionKey};
+use super::relations::key_text;
+use crate::archive::limits::check_item;
+use crate::archive::schema::{PrimaryKey, TableSchema};
+use crate::archive::{item_hash, AttrValue, DecryptionKey, Item};
 use crate::error::{Error, Result};
 
 /// What importing one table will do.
@@ -43,7 +47,9 @@ impl TablePlan {
 }
 
 /// Phase 3: diffs the snapshot against the target indexes. Marks every target key the
-/// snapshot has as seen; returns the per-table plan.
+/// snapshot has as seen; returns the per-table plan. An item DynamoDB would refuse
+/// (see [`crate::archive::limits`], plus key rules and a primary key appearing twice)
+/// stops the plan with its model, place and key: before the backup and any write.
 pub fn diff(
     archive: &Path,
     key: &DecryptionKey,
@@ -53,7 +59,23 @@ pub fn diff(
     deletes_allowed: bool,
 ) -> Result<BTreeMap<String, TablePlan>> {
     let mut plans: BTreeMap<String, TablePlan> = BTreeMap::new();
-    for_each_item(archive, key, selection, |model, item, owners| {
+    let primary_keys = primary_keys(selection.models, schemas)?;
+    // Keys of snapshot items the target lacks, to catch a key given twice (the target
+    // index's `seen` flag catches the others). 16 bytes each.
+    let mut fresh: BTreeMap<String, HashSet<u128>> = BTreeMap::new();
+    for_each_item(archive, key, selection, |model, item, at| {
+        let owners = at.owners;
+        let primary = &primary_keys[model];
+        let refuse = |why: String| {
+            let names = primary.names();
+            at.bad(format!(
+                "{model} item {}: {why}; DynamoDB would refuse it, so nothing was written",
+                key_text(&item, &names)
+            ))
+        };
+        check_item(&item).map_err(&refuse)?;
+        check_key(&item, primary).map_err(&refuse)?;
+        let key = key_bytes(&item, primary).map_err(&refuse)?;
         let plan = plans.entry(model.to_owned()).or_default();
         plan.snapshot_items += 1;
         plan.owner_rewrites += owners.rewritten + owners.pending;
@@ -62,26 +84,25 @@ pub fn diff(
         // changes whatever the target holds now.
         let pending = owners.pending > 0;
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
-        match indexes.get_mut(model) {
-            Some(index) => {
-                let key = key_bytes(&item, &index.key)
-                    .map_err(|e| Error::Failed(format!("snapshot {model}: {e}")))?;
-                match index.items.get_mut(&key) {
-                    None => plan.put += 1,
-                    Some((h, seen)) => {
-                        *seen = true;
-                        if *h == hash && !pending {
-                            plan.unchanged += 1;
-                        } else {
-                            plan.update += 1;
-                        }
-                    }
+        let twice = || refuse("its primary key appears earlier in the snapshot too".into());
+        match indexes.get_mut(model).and_then(|i| i.items.get_mut(&key)) {
+            Some((_, true)) => return Err(twice()),
+            Some((h, seen)) => {
+                *seen = true;
+                if *h == hash && !pending {
+                    plan.unchanged += 1;
+                } else {
+                    plan.update += 1;
                 }
             }
             None => {
-                let primary = schemas[model].primary_key().map_err(Error::Failed)?;
-                key_bytes(&item, &primary)
-                    .map_err(|e| Error::Failed(format!("snapshot {model}: {e}")))?;
+                if !fresh
+                    .entry(model.to_owned())
+                    .or_default()
+                    .insert(key_hash(&key))
+                {
+                    return Err(twice());
+                }
                 plan.put += 1;
             }
         }
@@ -98,4 +119,59 @@ pub fn diff(
         }
     }
     Ok(plans)
+}
+
+fn primary_keys(
+    models: &[String],
+    schemas: &BTreeMap<String, TableSchema>,
+) -> Result<BTreeMap<String, PrimaryKey>> {
+    models
+        .iter()
+        .map(|model| {
+            let schema = schemas
+                .get(model)
+                .ok_or_else(|| Error::Failed(format!("the snapshot has no schema for {model}")))?;
+            let key = schema
+                .primary_key()
+                .map_err(|e| Error::Failed(format!("{model}: {e}")))?;
+            Ok((model.clone(), key))
+        })
+        .collect()
+}
+
+/// DynamoDB's key rules: each key attribute present, of the type the table declares,
+/// not empty, and within the key size limits (2048 bytes partition, 1024 sort).
+fn check_key(item: &Item, key: &PrimaryKey) -> std::result::Result<(), String> {
+    let parts =
+        std::iter::once((&key.hash, 2048usize)).chain(key.range.as_ref().map(|r| (r, 1024)));
+    for ((name, kind), limit) in parts {
+        let (found, len) = match item.get(name) {
+            None => return Err(format!("it lacks its key attribute `{name}`")),
+            Some(AttrValue::S(s)) => ("S", s.len()),
+            Some(AttrValue::N(n)) => ("N", n.len().max(1)),
+            Some(AttrValue::B(b)) => ("B", b.len()),
+            Some(_) => ("another type", 1),
+        };
+        if found != kind {
+            return Err(format!(
+                "key attribute `{name}` is {found}, the table declares {kind}"
+            ));
+        }
+        if len == 0 {
+            return Err(format!("key attribute `{name}` is empty"));
+        }
+        if len > limit {
+            return Err(format!(
+                "key attribute `{name}` is {len} bytes, over DynamoDB's {limit}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn key_hash(key: &[u8]) -> u128 {
+    let digest = Sha256::digest(key);
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(first)
 }

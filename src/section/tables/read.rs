@@ -37,14 +37,36 @@ impl<'a> Selection<'a> {
     }
 }
 
+/// Where a snapshot item is, and what rewriting its owner fields did.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemAt<'a> {
+    pub owners: RewriteOutcome,
+    /// The items entry, e.g. `tables/Contact/items-000001.jsonl`.
+    pub path: &'a str,
+    /// The line in that entry, from 1.
+    pub line: u64,
+}
+
+impl ItemAt<'_> {
+    /// An error naming this item's place: `<path> line <n>: <reason>` (exit 3, as
+    /// for every defect of the snapshot itself).
+    pub fn bad(&self, reason: String) -> Error {
+        Error::Archive(ArchiveError::BadLine {
+            path: self.path.to_owned(),
+            line: self.line,
+            reason,
+        })
+    }
+}
+
 /// Streams the snapshot's items of the selected models, owner fields rewritten,
-/// calling `each(model, item, what the rewrite did)`. Runs the full verifying reader,
-/// so the pass fails if the file changed since phase 1.
+/// calling `each(model, item, where it is and what the rewrite did)`. Runs the full
+/// verifying reader, so the pass fails if the file changed since phase 1.
 pub fn for_each_item(
     archive: &Path,
     key: &DecryptionKey,
     selection: Selection<'_>,
-    mut each: impl FnMut(&str, Item, RewriteOutcome) -> Result<()>,
+    mut each: impl FnMut(&str, Item, ItemAt<'_>) -> Result<()>,
 ) -> Result<()> {
     let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
@@ -69,6 +91,7 @@ pub fn for_each_item(
         let count = taken.entry(model.clone()).or_default();
         let mut lines = BufReader::new(entry.data);
         let mut line = Vec::new();
+        let mut line_no = 0u64;
         loop {
             if selection.limit.is_some_and(|limit| *count >= limit) {
                 return Ok(());
@@ -84,8 +107,12 @@ pub fn for_each_item(
             if n == 0 {
                 return Ok(());
             }
-            let mut item = parse_item(&line)
-                .map_err(|e| crate::archive::ArchiveError::Invalid(e.to_string()))?;
+            line_no += 1;
+            let mut item = parse_item(&line).map_err(|e| ArchiveError::BadLine {
+                path: entry.path.to_owned(),
+                line: line_no,
+                reason: e.to_string(),
+            })?;
             let this = *ordinal;
             *ordinal += 1;
             if picked.is_some_and(|set| !set.contains(&this)) {
@@ -96,7 +123,12 @@ pub fn for_each_item(
                 .owners
                 .map(|owners| owners.apply(model, &mut item))
                 .unwrap_or_default();
-            if let Err(e) = each(model, item, outcome) {
+            let at = ItemAt {
+                owners: outcome,
+                path: entry.path,
+                line: line_no,
+            };
+            if let Err(e) = each(model, item, at) {
                 failure = Some(e);
                 return Ok(());
             }

@@ -1,0 +1,190 @@
+//! Issue 10, "refuse before writing what DynamoDB would refuse": a snapshot item that
+//! DynamoDB cannot hold (number precision and range, empty or duplicate set members,
+//! an empty or mistyped key, an item over 400 KB, deep nesting, a primary key given
+//! twice) stops the import in its plan phase with exit 3 and one line naming the
+//! model, the place in the archive and the key; no table is created, no backup taken,
+//! nothing written. Checked against dynalite, the strict DynamoDB.
+
+mod common;
+
+use std::path::Path;
+
+use common::world::{stderr, World};
+use common::Server;
+
+/// The fixture's Contact table and its first three items, plus `extra` lines.
+fn mini_snapshot(dir: &Path, extra: &[String]) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    std::fs::create_dir_all(dir.join("tables/Contact")).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("rtsnap.json")).unwrap()).unwrap();
+    header["sections"] = serde_json::json!(["tables"]);
+    std::fs::write(
+        dir.join("rtsnap.json"),
+        serde_json::to_vec_pretty(&header).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture.join("tables/Contact/schema.json"),
+        dir.join("tables/Contact/schema.json"),
+    )
+    .unwrap();
+    let items = std::fs::read_to_string(fixture.join("tables/Contact/items-000001.jsonl")).unwrap();
+    let mut lines: Vec<String> = items.lines().take(3).map(str::to_owned).collect();
+    lines.extend(extra.iter().cloned());
+    std::fs::write(
+        dir.join("tables/Contact/items-000001.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+fn pack(world: &World, name: &str, extra: &[String]) -> String {
+    let dir = world.dir.path().join(format!("{name}.d"));
+    mini_snapshot(&dir, extra);
+    let file = format!("{name}.rtsnap");
+    let out = world.rtsnap(&["pack", &dir.to_string_lossy(), "-o", &file]);
+    assert!(out.status.success(), "pack {name}: {}", stderr(&out));
+    file
+}
+
+fn first_fixture_contact() -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
+    let items = std::fs::read_to_string(fixture.join("tables/Contact/items-000001.jsonl")).unwrap();
+    items.lines().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_key() {
+    let world = World::new(Server::Dynalite, "validate", &[("staging", false)]);
+    let deep = (0..33).fold(String::from(r#"{"S":"leaf"}"#), |v, _| {
+        format!(r#"{{"L":[{v}]}}"#)
+    });
+    let big = "x".repeat(400 * 1024);
+    // (case, bad line (line 4 of the items file), key text, words of the reason)
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "empty-set",
+            r#"{"id":{"S":"x-1"},"tags":{"SS":[]}}"#.into(),
+            "id=x-1",
+            "empty SS set",
+        ),
+        (
+            "duplicate-member",
+            r#"{"id":{"S":"x-2"},"n":{"NS":["1","1.0"]}}"#.into(),
+            "id=x-2",
+            "duplicate member",
+        ),
+        (
+            "digits",
+            r#"{"id":{"S":"x-3"},"n":{"N":"123456789012345678901234567890123456789"}}"#.into(),
+            "id=x-3",
+            "39 significant digits",
+        ),
+        (
+            "range",
+            r#"{"id":{"S":"x-4"},"n":{"N":"1E126"}}"#.into(),
+            "id=x-4",
+            "outside DynamoDB's range",
+        ),
+        (
+            "empty-key",
+            r#"{"id":{"S":""},"name":{"S":"nobody"}}"#.into(),
+            "id=",
+            "key attribute `id` is empty",
+        ),
+        (
+            "key-type",
+            r#"{"id":{"N":"5"}}"#.into(),
+            "id=5",
+            "is N, the table declares S",
+        ),
+        (
+            "no-key",
+            r#"{"name":{"S":"keyless"}}"#.into(),
+            "id=?",
+            "lacks its key attribute `id`",
+        ),
+        (
+            "too-big",
+            format!(r#"{{"id":{{"S":"x-5"}},"b":{{"S":"{big}"}}}}"#),
+            "id=x-5",
+            "over DynamoDB's limit",
+        ),
+        (
+            "deep",
+            format!(r#"{{"id":{{"S":"x-6"}},"d":{deep}}}"#),
+            "id=x-6",
+            "32 levels",
+        ),
+        (
+            "duplicate-key",
+            first_fixture_contact(),
+            "id=",
+            "appears earlier in the snapshot",
+        ),
+    ];
+    for (name, line, key, reason) in &cases {
+        let file = pack(&world, name, std::slice::from_ref(line));
+        let out = world.rtsnap(&[
+            "import",
+            &file,
+            "--target",
+            "staging",
+            "--create-missing",
+            "--yes",
+            "--quiet",
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: one line: {err}");
+        for part in [
+            "tables/Contact/items-000001.jsonl line 4",
+            "Contact item",
+            key,
+            reason,
+        ] {
+            assert!(err.contains(part), "{name}: `{part}` in {err}");
+        }
+        assert!(
+            !world.table_exists(&world.table("staging", "Contact")).await,
+            "{name}: no table"
+        );
+        assert!(
+            world.snapshots().is_empty(),
+            "{name}: no backup: {:?}",
+            world.snapshots()
+        );
+    }
+
+    // Into an existing table (the target index path): the key given twice is refused
+    // and the table keeps exactly what it had.
+    let good = pack(&world, "good", &[]);
+    let out = world.rtsnap(&[
+        "import",
+        &good,
+        "--target",
+        "staging",
+        "--create-missing",
+        "--yes",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = world.snapshots();
+    let twice = pack(&world, "twice", &[first_fixture_contact()]);
+    let out = world.rtsnap(&["import", &twice, "--target", "staging", "--yes", "--quiet"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("appears earlier in the snapshot"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        world
+            .scan_all(&world.table("staging", "Contact"))
+            .await
+            .len(),
+        3
+    );
+    assert_eq!(world.snapshots(), before, "no new backup");
+}
