@@ -885,3 +885,70 @@ async fn rollback_empties_tables_the_import_created_on_moto() {
 async fn rollback_empties_tables_the_import_created_on_dynalite() {
     rollback_empties_created_tables(Server::Dynalite).await;
 }
+
+// --- protection follows the tables, not the name (issue 10) ----------------------------------
+
+/// An environment overridden onto production's tables is refused as a configuration
+/// error unless it declares `alias_of = "production"`; declared, it is protected like
+/// production. Either way production is left exactly as it was.
+#[tokio::test]
+async fn issue_10_protection_follows_the_tables_not_the_name() {
+    let world = World::new(
+        Server::Dynalite,
+        "aliasprot",
+        &[("staging", false), ("production", true), ("sandbox", false)],
+    );
+    seed_staging(&world, 5, 2).await;
+    let before = state(&world, "production", &["Contact", "Note"]).await;
+    let onto_production = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--quiet");
+        world
+            .command(&all)
+            .env("RTSNAP_SANDBOX_BACKEND_SUFFIX", world.suffix("production"))
+            .output()
+            .expect("run rtsnap")
+    };
+    let import = [
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "sandbox",
+        "--create-missing",
+        "--yes",
+    ];
+    let out = onto_production(&import);
+    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("same tables as `production`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let path = world.dir.path().join("rtsnap.toml");
+    let config = std::fs::read_to_string(&path).unwrap().replacen(
+        "[environments.sandbox]\n",
+        "[environments.sandbox]\nalias_of = \"production\"\n",
+        1,
+    );
+    std::fs::write(&path, config).unwrap();
+    let out = onto_production(&import);
+    let err = stderr(&out);
+    assert_eq!(exit_code(&out), 4, "{err}");
+    assert!(
+        err.contains("`sandbox` is protected") && err.contains("the protected `production`"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_same(
+        &state(&world, "production", &["Contact", "Note"]).await,
+        &before,
+        "production untouched",
+    );
+    let backups: Vec<String> = world
+        .snapshots()
+        .into_iter()
+        .filter(|f| f.contains("pre-import"))
+        .collect();
+    assert!(backups.is_empty(), "no backup taken: {backups:?}");
+}

@@ -39,8 +39,13 @@ pub(super) fn confirm(
     );
     if target.protected {
         let Some(prompt) = prompt else {
+            let why = target
+                .protected_by
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
             return Err(Error::Refused(format!(
-                "`{name}` is protected: pass --confirm {name} (no terminal to ask on; nothing was written)"
+                "`{name}` is protected{why}: pass --confirm {name} (no terminal to ask on; nothing was written)"
             )));
         };
         let typed = prompt.type_name(&format!(

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod protection;
+mod secrets;
+
+use secrets::reject_secrets;
+
 /// The default config file, looked up in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "rtsnap.toml";
 
@@ -86,6 +91,9 @@ pub struct EnvironmentFile {
     pub required_models: Vec<String>,
     #[serde(default)]
     pub protected: bool,
+    /// This environment is another name for `<env>`'s tables (otherwise two
+    /// environments on the same tables are refused); protection follows.
+    pub alias_of: Option<String>,
 }
 
 /// `[[relations]]`: `from = "Request.contactId"`, `to = "Contact.id"`.
@@ -108,7 +116,11 @@ pub struct Environment {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub required_models: Vec<String>,
+    /// `protected = true`, or sharing tables, pool or bucket with a protected
+    /// environment (see [`Environment::protected_by`]).
     pub protected: bool,
+    /// Why the environment is protected although its own section does not say so.
+    pub protected_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,21 +135,6 @@ struct ConfigFile {
     #[serde(default)]
     owner_fields: BTreeMap<String, Vec<String>>,
 }
-
-/// Key names that hold secrets. Matching is on whole `_`-separated words or suffixes,
-/// so `secret_access_key`, `passphrase` and `session_token` are caught while
-/// `recipients` and `token_table` names of models are not.
-const SECRET_WORDS: &[&str] = &[
-    "secret",
-    "password",
-    "passwd",
-    "passphrase",
-    "token",
-    "private",
-    "credential",
-    "credentials",
-    "identity",
-];
 
 impl Config {
     /// Finds and loads the configuration: `--config FILE`, else `./rtsnap.toml`, else
@@ -242,8 +239,17 @@ impl Config {
             endpoint_url: over("ENDPOINT_URL", &file.endpoint_url),
             required_models: file.required_models.clone(),
             protected: file.protected,
+            protected_by: None,
         };
         env.validate()?;
+        let mut env = env;
+        if !env.protected {
+            env.protected_by = protection::protected_by(self, name, &lookup)?;
+            env.protected = env.protected_by.is_some();
+        } else {
+            // Still refuse an undeclared second environment on the same tables.
+            protection::protected_by(self, name, &lookup)?;
+        }
         Ok(env)
     }
 
@@ -340,59 +346,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Refuses secret-looking keys and values anywhere in the file.
-fn reject_secrets(table: &toml::Table, text: &str, origin: &str) -> Result<(), ConfigError> {
-    for (key, value) in table {
-        let lower = key.to_ascii_lowercase();
-        let words: Vec<&str> = lower.split(['_', '-', '.']).collect();
-        let secret_key = words.iter().any(|w| SECRET_WORDS.contains(w))
-            || lower.ends_with("access_key")
-            || lower.ends_with("secret_key");
-        let secret_value = value
-            .as_str()
-            .is_some_and(|v| v.starts_with("AGE-SECRET-KEY-") || looks_like_access_key_id(v));
-        if secret_key || secret_value {
-            return Err(ConfigError::SecretInFile {
-                path: origin.to_owned(),
-                line: find_key_line(text, key),
-                key: key.clone(),
-            });
-        }
-        match value {
-            toml::Value::Table(inner) => reject_secrets(inner, text, origin)?,
-            toml::Value::Array(items) => {
-                for item in items {
-                    if let toml::Value::Table(inner) = item {
-                        reject_secrets(inner, text, origin)?;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// AWS access key ids: `AKIA`/`ASIA` and 16 upper-case letters or digits.
-fn looks_like_access_key_id(value: &str) -> bool {
-    value.len() == 20
-        && (value.starts_with("AKIA") || value.starts_with("ASIA"))
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
-fn find_key_line(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .or_else(|| l.strip_prefix(&format!("\"{key}\"")))
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map_or(1, |i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +430,77 @@ to = "Contact.id"
             })
             .unwrap();
         assert_eq!(fixed.backend_suffix, "abc");
+    }
+
+    const SHARED: &str = r#"
+[environments.production]
+region = "us-west-1"
+backend_suffix = "prodsuffix"
+user_pool_id = "us-west-1_Prod"
+bucket = "prod-assets"
+protected = true
+
+[environments.sandbox]
+region = "us-west-1"
+backend_suffix = "sandboxsuffix"
+"#;
+
+    #[test]
+    fn an_override_onto_protected_tables_is_refused_unless_declared_then_protected() {
+        let config = Config::parse(SHARED, "x.toml").unwrap();
+        let onto_prod =
+            |v: &str| (v == "RTSNAP_SANDBOX_BACKEND_SUFFIX").then(|| "prodsuffix".to_owned());
+        let err = config.environment_with("sandbox", onto_prod).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("same tables as `production`") && text.contains("alias_of"),
+            "{text}"
+        );
+        // The protected side is refused the same way: neither may be used by mistake.
+        assert!(config.environment_with("production", onto_prod).is_err());
+
+        let declared = SHARED.replace(
+            "backend_suffix = \"sandboxsuffix\"",
+            "backend_suffix = \"sandboxsuffix\"\nalias_of = \"production\"",
+        );
+        let config = Config::parse(&declared, "x.toml").unwrap();
+        let env = config.environment_with("sandbox", onto_prod).unwrap();
+        assert!(env.protected);
+        let why = env.protected_by.unwrap();
+        assert!(
+            why.contains("prodsuffix") && why.contains("`production`"),
+            "{why}"
+        );
+        let own = config.environment_with("sandbox", |_| None).unwrap();
+        assert!(!own.protected, "its own tables are not production's");
+    }
+
+    #[test]
+    fn sharing_a_pool_or_bucket_with_a_protected_environment_protects() {
+        let config = Config::parse(SHARED, "x.toml").unwrap();
+        for (var, value, what) in [
+            ("RTSNAP_SANDBOX_USER_POOL_ID", "us-west-1_Prod", "user pool"),
+            ("RTSNAP_SANDBOX_BUCKET", "prod-assets", "bucket"),
+        ] {
+            let env = config
+                .environment_with("sandbox", |v| (v == var).then(|| value.to_owned()))
+                .unwrap();
+            assert!(env.protected, "{var}");
+            assert!(env.protected_by.unwrap().contains(what));
+        }
+        let env = config.environment_with("sandbox", |_| None).unwrap();
+        assert!(!env.protected && env.protected_by.is_none());
+    }
+
+    #[test]
+    fn alias_of_must_name_an_environment() {
+        let text = SHARED.replace(
+            "backend_suffix = \"sandboxsuffix\"",
+            "backend_suffix = \"s\"\nalias_of = \"prod\"",
+        );
+        let config = Config::parse(&text, "x.toml").unwrap();
+        let err = config.environment_with("sandbox", |_| None).unwrap_err();
+        assert!(err.to_string().contains("alias_of = \"prod\""), "{err}");
     }
 
     #[test]
