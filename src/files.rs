@@ -33,9 +33,14 @@ impl StagedFile {
         let mut partial = target.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
+        remove_if_stale(&partial)?;
         let file = private_options()
             .open(&partial)
             .map_err(Error::io(format!("creating {}", partial.display())))?;
+        // Held until the file is closed: tells a later run whether this `.partial`
+        // still has a writer (see `remove_if_stale`).
+        file.lock()
+            .map_err(Error::io(format!("locking {}", partial.display())))?;
         Ok((
             StagedFile {
                 target: target.to_path_buf(),
@@ -75,6 +80,34 @@ impl Drop for StagedFile {
         if !self.done {
             let _ = fs::remove_file(&self.partial);
         }
+    }
+}
+
+/// A `.partial` left by a run that was killed (no process holds its lock) is removed,
+/// so the next run can write under the same name; one that a running rtsnap is writing
+/// is refused.
+fn remove_if_stale(partial: &Path) -> Result<()> {
+    let Ok(existing) = OpenOptions::new().write(true).open(partial) else {
+        return Ok(());
+    };
+    match existing.try_lock() {
+        Ok(()) => {
+            drop(existing);
+            fs::remove_file(partial).map_err(Error::io(format!(
+                "removing the stale {}",
+                partial.display()
+            )))?;
+            tracing::info!("removed {}, left by an interrupted run", partial.display());
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "another rtsnap is writing {} right now; wait for it to finish",
+            partial.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io {
+            context: format!("checking {}", partial.display()),
+            source: e,
+        }),
     }
 }
 
@@ -136,6 +169,19 @@ pub fn check_snapshot_location(path: &Path, explicit: bool, allow_in_repo: bool)
                 tree.display()
             )));
         }
+    }
+    Ok(())
+}
+
+/// Refuses a snapshot directory inside a git work tree for files rtsnap names itself
+/// (pre-import backups), where `-o` and `--allow-in-repo` do not apply.
+pub fn check_snapshot_dir(dir: &Path) -> Result<()> {
+    if let Some(tree) = git_work_tree(&dir.join("backup.rtsnap")) {
+        return Err(Error::Refused(format!(
+            "the snapshot directory {} is inside the git work tree {} (backups hold personal data); set [snapshots] dir or RTSNAP_HOME outside it, or pass --no-backup",
+            dir.display(),
+            tree.display()
+        )));
     }
     Ok(())
 }

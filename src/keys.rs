@@ -93,15 +93,20 @@ fn passphrase() -> Result<Option<SecretString>> {
     }
 }
 
+/// The weakest scrypt work factor rtsnap accepts (2^16 iterations, 64 MiB): a quarter
+/// of the default's cost. Lower ones make a stolen passphrase snapshot cheap to
+/// brute-force, and a snapshot outlives the setting that wrote it.
+pub const MIN_SCRYPT_WORK_FACTOR: u8 = 16;
+
 fn work_factor() -> Result<u8> {
     match std::env::var(WORK_FACTOR_VAR) {
         Ok(v) => v
             .parse::<u8>()
             .ok()
-            .filter(|n| (1..=MAX_SCRYPT_WORK_FACTOR).contains(n))
+            .filter(|n| (MIN_SCRYPT_WORK_FACTOR..=MAX_SCRYPT_WORK_FACTOR).contains(n))
             .ok_or_else(|| {
                 Error::Usage(format!(
-                    "{WORK_FACTOR_VAR} must be a number from 1 to {MAX_SCRYPT_WORK_FACTOR}"
+                    "{WORK_FACTOR_VAR} must be a number from {MIN_SCRYPT_WORK_FACTOR} to {MAX_SCRYPT_WORK_FACTOR} (lower is too weak for a passphrase that guards personal data)"
                 ))
             }),
         Err(_) => Ok(DEFAULT_SCRYPT_WORK_FACTOR),

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FAST_WORK_FACTOR: &str = "10";
+const FAST_WORK_FACTOR: &str = "16";
 
 /// A scratch folder with an identity, a config naming its recipient, and the binary.
 struct Workspace {
@@ -105,6 +105,27 @@ fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 fn fixture_round_trips_byte_for_byte() {
     let ws = Workspace::new();
     ws.pack_fixture("demo.rtsnap");
+    // Issue 10: not into a git work tree (snapshots hold personal data) unless asked.
+    fs::create_dir_all(ws.path("repo/.git")).unwrap();
+    let out = ws.run(
+        &["unpack", "demo.rtsnap", "repo/out", "--identity", "id.txt"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("git work tree"), "{}", stderr(&out));
+    assert!(!ws.path("repo/out").exists());
+    let out = ws.run(
+        &[
+            "unpack",
+            "demo.rtsnap",
+            "repo/out",
+            "--identity",
+            "id.txt",
+            "--allow-in-repo",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = ws.run(
         &["unpack", "demo.rtsnap", "out", "--identity", "id.txt"],
         &[],
@@ -388,6 +409,18 @@ fn wrong_key_and_wrong_passphrase_are_refused() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let out = ws.run(&["inspect", "pass.rtsnap"], &pass);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Issue 10: a weak work factor is refused before anything is written.
+    let weak = [
+        ("RTSNAP_PASSPHRASE", "correct horse battery"),
+        ("RTSNAP_SCRYPT_WORK_FACTOR", "10"),
+    ];
+    let out = ws.run(
+        &["pack", fixture_dir().to_str().unwrap(), "-o", "weak.rtsnap"],
+        &weak,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("too weak"), "{}", stderr(&out));
+    assert!(!ws.path("weak.rtsnap").exists() && !ws.path("weak.rtsnap.partial").exists());
     let out = ws.run(
         &["inspect", "pass.rtsnap"],
         &[("RTSNAP_PASSPHRASE", "wrong horse battery")],

@@ -952,3 +952,77 @@ async fn issue_10_protection_follows_the_tables_not_the_name() {
         .collect();
     assert!(backups.is_empty(), "no backup taken: {backups:?}");
 }
+
+// --- files: backups outside git, stale .partial files (issue 10) ------------------------------
+
+/// A snapshot directory inside a git work tree is refused before anything is written
+/// (backups hold personal data); a `.partial` left by a killed run does not block the
+/// next export under the same name, while one a live process holds is refused.
+#[tokio::test]
+async fn issue_10_backups_stay_out_of_git_and_stale_partials_do_not_block() {
+    let world = World::new(
+        Server::Dynalite,
+        "partials",
+        &[("staging", false), ("sandbox", false)],
+    );
+    seed_staging(&world, 4, 1).await;
+    let repo = world.dir.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let out = world
+        .command(&[
+            "import",
+            "snap.rtsnap",
+            "--target",
+            "sandbox",
+            "--create-missing",
+            "--yes",
+            "--quiet",
+        ])
+        .env("RTSNAP_HOME", repo.join("home"))
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inside the git work tree"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!world.table_exists(&world.table("sandbox", "Contact")).await);
+    assert!(
+        !repo.join("home").exists(),
+        "nothing written under the repository"
+    );
+
+    // A stale .partial (no process holds its lock) is replaced.
+    let target = world.dir.path().join("again.rtsnap");
+    let partial = world.dir.path().join("again.rtsnap.partial");
+    std::fs::write(&partial, b"left by a killed export").unwrap();
+    let doc = world.rtsnap_json(&["export", "staging", "-o", "again.rtsnap"]);
+    assert_eq!(doc["tables"]["Contact"], 4);
+    assert!(target.exists() && !partial.exists());
+
+    // One a live writer holds (an flock, as rtsnap's own writer takes; this test
+    // process stands in for it) is refused.
+    std::fs::write(&partial, b"being written").unwrap();
+    let held = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&partial)
+        .unwrap();
+    held.lock().expect("flock");
+    let out = world.rtsnap(&["export", "staging", "-o", "other.rtsnap", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "another name is fine: {}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&target).unwrap();
+    let out = world.rtsnap(&["export", "staging", "-o", "again.rtsnap", "--quiet"]);
+    drop(held);
+    assert_eq!(exit_code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another rtsnap is writing"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(partial.exists(), "the live writer's file is left alone");
+}

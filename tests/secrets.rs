@@ -38,7 +38,7 @@ fn run_with_secrets(world: &World, args: &[&str], passphrase: bool) -> (i32, Str
         .env("RUST_LOG", "trace");
     if passphrase {
         cmd.env("RTSNAP_PASSPHRASE", PASSPHRASE)
-            .env("RTSNAP_SCRYPT_WORK_FACTOR", "10");
+            .env("RTSNAP_SCRYPT_WORK_FACTOR", "16");
     }
     let out = cmd.output().expect("run rtsnap");
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));

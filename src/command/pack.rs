@@ -132,7 +132,18 @@ pub struct UnpackReport {
 /// Unpacks an archive into a new directory. Everything is written to a staging folder
 /// beside it and renamed into place only after the whole archive verified, so a bad
 /// archive leaves nothing behind.
-pub fn unpack(archive: &Path, dir: &Path, key: &DecryptionKey) -> Result<UnpackReport> {
+pub fn unpack(
+    archive: &Path,
+    dir: &Path,
+    key: &DecryptionKey,
+    allow_in_repo: bool,
+) -> Result<UnpackReport> {
+    if let (Some(tree), false) = (crate::files::git_work_tree(&dir.join("x")), allow_in_repo) {
+        return Err(Error::Refused(format!(
+            "refusing to unpack a snapshot inside the git work tree {} (snapshots hold personal data); unpack elsewhere, or add --allow-in-repo",
+            tree.display()
+        )));
+    }
     if dir.exists()
         && fs::read_dir(dir)
             .map(|mut d| d.next().is_some())

@@ -114,7 +114,13 @@ pub enum Command {
         allow_in_repo: bool,
     },
     /// Verify and unpack an archive into a new snapshot directory.
-    Unpack { file: PathBuf, dir: PathBuf },
+    Unpack {
+        file: PathBuf,
+        dir: PathBuf,
+        /// Allow DIR inside a git work tree.
+        #[arg(long)]
+        allow_in_repo: bool,
+    },
     /// Show a snapshot's header, counts, sizes and digests (verifies it completely).
     Inspect { file: PathBuf },
     /// Check a snapshot: the sidecar without a key; every entry against MANIFEST with one.

@@ -169,9 +169,13 @@ fn run(cli: Cli) -> Result<(), Error> {
                 text
             })
         }
-        Command::Unpack { file, dir } => {
+        Command::Unpack {
+            file,
+            dir,
+            allow_in_repo,
+        } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report = rtsnap::command::pack::unpack(&file, &dir, &key)?;
+            let report = rtsnap::command::pack::unpack(&file, &dir, &key, allow_in_repo)?;
             out.emit(&report, || {
                 let mut text = format!(
                     "verified and unpacked {} files into {}\n",

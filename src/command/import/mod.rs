@@ -144,6 +144,10 @@ pub async fn import(
     let progress = ctx.progress;
     progress.note("phase 1/7: verifying the whole archive");
     let verified = read_verified(snapshot, ctx.decrypt)?;
+    if !options.no_backup && !options.dry_run {
+        // Refused now rather than at phase 5, after the operator confirmed.
+        crate::files::check_snapshot_dir(ctx.snapshot_dir)?;
+    }
     let mut only = Only::parse(options.only.as_deref());
     let mut models = select_models(&verified.manifest, only.models.as_deref())?;
     let relations = {
