@@ -37,7 +37,7 @@ fn typed_item(i: u32) -> SdkItem {
         ),
         ("price".into(), V::N(format!("{i}.5"))),
         ("raw".into(), V::B(blob(i))),
-        ("active".into(), V::Bool(i % 2 == 0)),
+        ("active".into(), V::Bool(i.is_multiple_of(2))),
         ("nothing".into(), V::Null(true)),
         (
             "tags".into(),
