@@ -28,6 +28,14 @@ pub enum Error {
     /// An operation failed; the message says what was and was not done.
     #[error("{0}")]
     Failed(String),
+    /// An import failed after its backup was taken: the way back travels with the
+    /// error, so the operator at 3 a.m. does not have to search for it.
+    #[error("{source}; the target's state before this import is in {}; to undo: {rollback}", backup.display())]
+    AfterBackup {
+        source: Box<Error>,
+        backup: std::path::PathBuf,
+        rollback: String,
+    },
 }
 
 /// Exit codes, design §2.
@@ -48,6 +56,7 @@ impl Error {
             Error::Archive(crate::archive::ArchiveError::Key(_)) => exit::USAGE,
             Error::Archive(_) | Error::Io { .. } | Error::Failed(_) => exit::FAILED,
             Error::Refused(_) => exit::REFUSED,
+            Error::AfterBackup { source, .. } => source.exit_code(),
         }
     }
 

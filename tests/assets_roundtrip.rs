@@ -716,6 +716,7 @@ async fn a_failed_upload_is_named_and_the_others_are_written() {
         "--prune-assets",
         "--yes",
         "--quiet",
+        "--json",
     ]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -724,6 +725,35 @@ async fn a_failed_upload_is_named_and_the_others_are_written() {
     assert!(
         err.contains("public/bad\\nkey.txt: "),
         "names the key: {err}"
+    );
+    // Issue 10: the way back travels with the error: the backup and the exact command.
+    let backup = world
+        .snapshots()
+        .into_iter()
+        .find(|f| f.contains("pre-import") && f.ends_with(".rtsnap"))
+        .expect("a backup was taken");
+    assert!(err.contains(&backup), "{err}");
+    let rollback = format!(
+        "to undo: rtsnap import {}",
+        world.snapshot_dir().join(&backup).display()
+    );
+    assert!(
+        err.contains(&rollback) && err.contains("--target production"),
+        "{err}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["exit_code"], 1, "{doc}");
+    assert!(
+        doc["backup"]
+            .as_str()
+            .is_some_and(|b| b.contains("pre-import")),
+        "{doc}"
+    );
+    assert!(
+        doc["rollback_command"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("rtsnap import ")),
+        "{doc}"
     );
     let keys: Vec<String> = read_bucket(&client, target).await.into_keys().collect();
     assert_eq!(

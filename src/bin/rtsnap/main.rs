@@ -41,7 +41,14 @@ fn main() -> ExitCode {
             let code = err.exit_code();
             if json && !REPORT_PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
                 let message = rtsnap::mask::mask_secrets(&err.to_string());
-                let doc = serde_json::json!({ "error": message, "exit_code": code });
+                let mut doc = serde_json::json!({ "error": message, "exit_code": code });
+                if let Error::AfterBackup {
+                    backup, rollback, ..
+                } = &err
+                {
+                    doc["backup"] = serde_json::json!(backup);
+                    doc["rollback_command"] = serde_json::json!(rollback);
+                }
                 println!("{doc}");
             }
             eprintln!(

@@ -134,12 +134,34 @@ impl ImportReport {
     }
 }
 
-/// Runs an import.
+/// Runs an import. A failure after the backup was taken carries the backup's path and
+/// the rollback command ([`Error::AfterBackup`]).
 pub async fn import(
     snapshot: &Path,
     target: &Environment,
     options: &ImportOptions,
     ctx: &ImportContext<'_>,
+) -> Result<ImportReport> {
+    let mut way_back = None;
+    let result = run_phases(snapshot, target, options, ctx, &mut way_back).await;
+    result.map_err(|source| match way_back {
+        Some((backup, rollback)) => Error::AfterBackup {
+            source: Box::new(source),
+            backup,
+            rollback,
+        },
+        None => source,
+    })
+}
+
+/// The seven phases; `way_back` is set (backup, rollback command) once the backup is
+/// written.
+async fn run_phases(
+    snapshot: &Path,
+    target: &Environment,
+    options: &ImportOptions,
+    ctx: &ImportContext<'_>,
+    way_back: &mut Option<(PathBuf, String)>,
 ) -> Result<ImportReport> {
     let progress = ctx.progress;
     progress.note("phase 1/7: verifying the whole archive");
@@ -318,6 +340,7 @@ pub async fn import(
                 target.name
             )
         });
+        *way_back = report.backup.clone().zip(report.rollback_command.clone());
         progress.note("phase 6/7: writing");
         if let (Some(t), Some(s), Some(actions)) = (&users_target, snapshot_users, users_actions) {
             let password = options.temp_password.as_ref();
