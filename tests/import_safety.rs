@@ -1026,3 +1026,43 @@ async fn issue_10_backups_stay_out_of_git_and_stale_partials_do_not_block() {
     );
     assert!(partial.exists(), "the live writer's file is left alone");
 }
+
+/// A backup only someone else can open is no backup: when rtsnap.toml's recipients do
+/// not include the operator's identity, the import stops after writing the backup
+/// and before the first write to the target (issue 10).
+#[tokio::test]
+async fn issue_10_a_backup_the_operator_cannot_open_stops_the_import() {
+    let world = World::new(
+        Server::Dynalite,
+        "backupkey",
+        &[("staging", false), ("sandbox", false)],
+    );
+    seed_staging(&world, 3, 1).await;
+    let other = world.rtsnap_json(&["keygen", "-o", "someone-else.txt"]);
+    let path = world.dir.path().join("rtsnap.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let start = config.find("recipients = [").unwrap();
+    let end = start + config[start..].find('\n').unwrap();
+    let config = format!(
+        "{}recipients = [\"{}\"]{}",
+        &config[..start],
+        other["recipient"].as_str().unwrap(),
+        &config[end..]
+    );
+    std::fs::write(&path, config).unwrap();
+    let err = fails(
+        &world,
+        &[
+            "import",
+            "snap.rtsnap",
+            "--target",
+            "sandbox",
+            "--create-missing",
+            "--yes",
+        ],
+        4,
+    );
+    assert!(err.contains("cannot be opened with your identity"), "{err}");
+    assert!(err.contains("nothing was written to `sandbox`"), "{err}");
+    assert!(!world.table_exists(&world.table("sandbox", "Contact")).await);
+}

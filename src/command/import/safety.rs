@@ -130,8 +130,21 @@ pub(super) async fn backup(
         }),
     };
     let report = write_snapshot(dynamo, target, &scope, &path, ctx.encrypt, ctx.progress).await?;
+    // A backup only someone else can open is no backup: read it all back with the
+    // identity in use before the first write.
+    crate::snapshot::verify_archive(&report.file, ctx.decrypt).map_err(|e| {
+        let (file, name) = (report.file.display(), &target.name);
+        match e {
+            Error::Archive(crate::archive::ArchiveError::Decrypt(_)) => Error::Refused(format!(
+                "the backup {file} cannot be opened with your identity ({e}): it is encrypted to [snapshots] recipients you hold no key for; add your own recipient there; nothing was written to `{name}`"
+            )),
+            other => Error::Refused(format!(
+                "the backup {file} failed its read-back check ({other}); nothing was written to `{name}`"
+            )),
+        }
+    })?;
     ctx.progress.note(&format!(
-        "backup written: {} ({} items)",
+        "backup written and read back with your identity: {} ({} items)",
         report.file.display(),
         report.total_items
     ));
