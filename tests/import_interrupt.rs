@@ -57,60 +57,37 @@ fn partial_files(dir: &Path) -> Vec<String> {
     found
 }
 
-async fn interrupted_import(server: Server) {
-    let world = World::new(
-        server,
-        "interrupt",
-        &[("staging", false), ("production", false)],
-    );
-    let source = world
-        .create_table("staging", "Contact", None, Some("email"))
-        .await;
-    world
-        .put_items(
-            &source,
-            (0..TOTAL as i64)
-                .map(|i| simple_item(&format!("c-{i:05}"), i))
-                .collect(),
-        )
-        .await;
-    let export = world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
-    assert_eq!(export["tables"]["Contact"], TOTAL);
-
-    let target = world.table("production", "Contact");
+/// Starts `rtsnap <args>`, waits until `table` holds more than `floor` and fewer than
+/// `total` items, kills it with SIGKILL, and returns (items seen before the kill, items
+/// present a moment after it).
+async fn kill_mid_write(
+    world: &World,
+    args: &[&str],
+    table: &str,
+    floor: u64,
+    total: u64,
+) -> (u64, u64) {
     let client = common::dynamodb(&world.endpoint).await;
-    let args = [
-        "import",
-        "snap.rtsnap",
-        "--target",
-        "production",
-        "--create-missing",
-        "--yes",
-        "--no-progress",
-    ];
-    let log = std::fs::File::create(world.dir.path().join("first-run.log")).expect("log file");
+    let log_path = world.dir.path().join("killed-run.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
     let mut child = world
-        .command(&args)
+        .command(args)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("spawn rtsnap import");
-    let first_log =
-        || std::fs::read_to_string(world.dir.path().join("first-run.log")).unwrap_or_default();
-
-    // Poll until the import has written some but not all items, then kill it.
+    let first_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let started = Instant::now();
     let seen = loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             panic!(
-                "the import finished ({status}) before it could be killed mid-write \
-                 (last count below); raise TOTAL. Its stderr:\n{}",
+                "the import finished ({status}) before it could be killed mid-write; raise TOTAL. Its stderr:\n{}",
                 first_log()
             );
         }
-        match count_items(&client, &target).await {
-            Some(n) if n > 0 && n < TOTAL => break n,
-            Some(n) if n >= TOTAL => {
+        match count_items(&client, table).await {
+            Some(n) if n > floor && n < total => break n,
+            Some(n) if n >= total => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!("the import wrote all {n} items before the poller saw it mid-write; raise TOTAL");
@@ -135,20 +112,51 @@ async fn interrupted_import(server: Server) {
         "the import was killed, not finished: {status}; stderr:\n{}",
         first_log()
     );
-    assert!(
-        seen > 0 && seen < TOTAL,
-        "killed mid-write: {seen} of {TOTAL}"
-    );
     // Requests already sent may still land; give the server a moment, then count again.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let present = count_items(&client, &target)
+    let present = count_items(&client, table)
         .await
         .expect("the table exists after the kill");
     assert!(
-        present >= seen && present < TOTAL,
-        "after the kill the table holds {present} of {TOTAL} items (seen {seen} before the kill)"
+        present >= seen && present < total,
+        "after the kill the table holds {present} of {total} items (seen {seen} before the kill)"
     );
+    (seen, present)
+}
 
+async fn interrupted_import(server: Server) {
+    let world = World::new(
+        server,
+        "interrupt",
+        &[("staging", false), ("production", false)],
+    );
+    let source = world
+        .create_table("staging", "Contact", None, Some("email"))
+        .await;
+    world
+        .put_items(
+            &source,
+            (0..TOTAL as i64)
+                .map(|i| simple_item(&format!("c-{i:05}"), i))
+                .collect(),
+        )
+        .await;
+    let export = world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
+    assert_eq!(export["tables"]["Contact"], TOTAL);
+
+    let target = world.table("production", "Contact");
+    let args = [
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "production",
+        "--create-missing",
+        "--yes",
+        "--no-progress",
+    ];
+    let client = common::dynamodb(&world.endpoint).await;
+    let started = Instant::now();
+    let (seen, present) = kill_mid_write(&world, &args, &target, 0, TOTAL).await;
     eprintln!(
         "{server:?}: killed after {:.1} s with {seen} items seen, {present} present after the kill",
         started.elapsed().as_secs_f64()
@@ -187,6 +195,49 @@ async fn interrupted_import(server: Server) {
     assert!(
         partials.is_empty(),
         "no .partial file may remain: {partials:?}"
+    );
+
+    // Issue 10: one backup per migration. The re-run resumed the killed import and kept
+    // its backup (the target before the first attempt) instead of backing up the
+    // half-written table.
+    assert!(rerun["resumed_from"].is_string(), "{rerun}");
+    let backups: Vec<String> = world
+        .snapshots()
+        .into_iter()
+        .filter(|f| f.contains("pre-import") && f.ends_with(".rtsnap"))
+        .collect();
+    assert_eq!(
+        backups.len(),
+        1,
+        "one backup for the migration: {backups:?}"
+    );
+    assert!(
+        rerun["backup"]
+            .as_str()
+            .is_some_and(|b| b.ends_with(&backups[0])),
+        "{rerun}"
+    );
+    // `rollback` restores the state before the first attempt: the table did not exist,
+    // so it is emptied (rtsnap never drops a table).
+    let out = world.rtsnap(&["rollback", "production", "--yes", "--no-progress"]);
+    assert!(out.status.success(), "{}", common::world::stderr(&out));
+    let said = common::world::stderr(&out);
+    assert!(
+        said.contains(&backups[0]) && said.contains("before the last import"),
+        "{said}"
+    );
+    assert_eq!(count_items(&client, &target).await, Some(0));
+    let listing = world.rtsnap_json(&["list", "--env", "production"]);
+    let states: Vec<(&str, &str)> = listing["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        vec![("import", "rolled_back"), ("rollback", "finished")],
+        "{listing}"
     );
 }
 

@@ -40,6 +40,8 @@ pub enum SnapshotKind {
 pub struct ListReport {
     pub dir: PathBuf,
     pub snapshots: Vec<ListedSnapshot>,
+    /// Imports and rollbacks the journal records (of `env`, when given), oldest first.
+    pub imports: Vec<super::journal::RunRecord>,
 }
 
 /// Lists `*.rtsnap` in `dir`, oldest first, optionally only those of `env`.
@@ -73,9 +75,15 @@ pub fn list(dir: &Path, env: Option<&str>) -> Result<ListReport> {
         }
     }
     snapshots.sort_by(|a, b| (&a.modified, &a.name).cmp(&(&b.modified, &b.name)));
+    let imports = super::journal::Journal::new(dir)
+        .records()?
+        .into_iter()
+        .filter(|r| env.is_none_or(|want| r.target == want))
+        .collect();
     Ok(ListReport {
         dir: dir.to_path_buf(),
         snapshots,
+        imports,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub(crate) mod commit;
+pub mod journal;
 pub mod read;
 pub mod summary;
 pub(crate) mod write;

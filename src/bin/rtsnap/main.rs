@@ -133,6 +133,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 confirm,
                 yes,
                 backup_label: "pre-import",
+                rollback_of: None,
                 temp_password: temp_password(),
             };
             run_import(&globals, &out, Some(file), &target, options)
@@ -346,7 +347,7 @@ fn run_import(
     out: &Output,
     file: Option<PathBuf>,
     target: &str,
-    options: rtsnap::command::import::ImportOptions,
+    mut options: rtsnap::command::import::ImportOptions,
 ) -> Result<(), Error> {
     let (identity, no_progress, quiet) = (
         globals.identity.as_deref(),
@@ -360,11 +361,16 @@ fn run_import(
     let file = match file {
         Some(file) => resolve_snapshot(&file, &snapshot_dir),
         None => {
-            let backup = rtsnap::command::import::latest_backup(&snapshot_dir, target)?;
+            let source = rtsnap::command::import::rollback_source(&snapshot_dir, target)?;
             if !quiet {
-                eprintln!("rollback: restoring `{target}` from {}", backup.display());
+                eprintln!(
+                    "rollback: restoring `{target}` from {}: {}",
+                    source.file.display(),
+                    source.why
+                );
             }
-            backup
+            options.rollback_of = source.import_id;
+            source.file
         }
     };
     let decrypt = rtsnap::keys::require_decryption_key(identity)?;

@@ -221,7 +221,44 @@ pub fn list_text(report: &rtsnap::command::list::ListReport) -> String {
     for s in &report.snapshots {
         text.push_str(&listed_line(s));
     }
+    imports_text(&mut text, &report.imports);
     text
+}
+
+/// The journal's imports and rollbacks: when, into where, from what, in which state.
+fn imports_text(text: &mut String, imports: &[rtsnap::snapshot::journal::RunRecord]) {
+    use rtsnap::snapshot::journal::{RunKind, RunState};
+    if imports.is_empty() {
+        return;
+    }
+    text.push_str("imports (journal):\n");
+    for run in imports {
+        let kind = match run.kind {
+            RunKind::Import => "import",
+            RunKind::Rollback => "rollback",
+        };
+        let state = match run.state {
+            RunState::Unfinished => "UNFINISHED (re-run it to resume, or roll back)",
+            RunState::Finished => "finished",
+            RunState::RolledBack => "rolled back",
+        };
+        let file = |p: &std::path::Path| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        let backup = run
+            .backup
+            .as_deref()
+            .map_or("no backup".to_owned(), |b| format!("backup {}", file(b)));
+        text.push_str(&format!(
+            "  {}  {kind:<8} {} into `{}`  {state}; {backup}\n",
+            run.started_at,
+            file(&run.snapshot),
+            run.target
+        ));
+    }
 }
 
 /// `list --contents`: each file's line, then what it holds or why it failed.

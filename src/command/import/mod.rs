@@ -29,12 +29,13 @@ use crate::section::Only;
 use crate::snapshot::read_verified;
 
 mod assets;
+mod journal;
 mod related;
 mod rollback;
 mod safety;
 mod users;
 
-pub use rollback::latest_backup;
+pub use rollback::{latest_backup, rollback_source, RollbackSource};
 use safety::{backup, confirm};
 
 /// How to import.
@@ -65,6 +66,8 @@ pub struct ImportOptions {
     pub yes: bool,
     /// Backup file prefix: `pre-import` (import) or `pre-rollback` (rollback).
     pub backup_label: &'static str,
+    /// With `rollback`: the journal id of the import whose backup is restored.
+    pub rollback_of: Option<String>,
     /// Temporary password for created users (`RTSNAP_TEMP_PASSWORD`); Cognito
     /// generates one when unset. Never printed, logged or stored.
     pub temp_password: Option<SecretString>,
@@ -113,6 +116,9 @@ pub struct ImportReport {
     /// Snapshot sections not restored, and why (said plainly, never skipped silently).
     pub sections_not_restored: Vec<String>,
     pub backup: Option<PathBuf>,
+    /// When this run resumed an interrupted one: when that one started (its backup
+    /// is kept).
+    pub resumed_from: Option<String>,
     pub rollback_command: Option<String>,
     pub written: u64,
     pub deleted: u64,
@@ -300,6 +306,7 @@ async fn run_phases(
         assets: assets_plan,
         sections_not_restored: not_restored,
         backup: None,
+        resumed_from: None,
         rollback_command: None,
         written: 0,
         deleted: 0,
@@ -321,17 +328,26 @@ async fn run_phases(
 
     let has_changes = report.total_changes() > 0 || report.tables.values().any(|p| p.create);
     let mut final_owners = owners.clone();
+    let mut run =
+        journal::RunLog::open(ctx.snapshot_dir, options, &target.name, &verified.manifest)?;
     if has_changes {
         progress.note("phase 5/7: backing up the target");
-        let guarded = safety::Guarded {
-            tables: &targets,
-            users: users_target.as_ref().map(|t| &t.cognito),
-            assets: assets_target
-                .as_ref()
-                .zip(assets_actions.as_ref())
-                .map(|(t, a)| (&t.s3, a.overwritten.as_slice())),
-        };
-        report.backup = backup(&dynamo, target, &sdk, &guarded, options, ctx).await?;
+        if let Some(resumed) = &run.resumed {
+            run.note_resume(progress);
+            report.backup = resumed.backup.clone();
+            report.resumed_from = Some(resumed.started_at.clone());
+        } else {
+            let guarded = safety::Guarded {
+                tables: &targets,
+                users: users_target.as_ref().map(|t| &t.cognito),
+                assets: assets_target
+                    .as_ref()
+                    .zip(assets_actions.as_ref())
+                    .map(|(t, a)| (&t.s3, a.overwritten.as_slice())),
+            };
+            report.backup = backup(&dynamo, target, &sdk, &guarded, options, ctx).await?;
+        }
+        run.start(snapshot, report.backup.as_deref())?;
         report.rollback_command = report.backup.as_ref().map(|b| {
             format!(
                 "rtsnap import {} --target {} --prune-users --prune-assets --confirm {}",
@@ -415,6 +431,7 @@ async fn run_phases(
             failed.join("; ")
         )));
     }
+    run.finish()?;
     Ok(report)
 }
 

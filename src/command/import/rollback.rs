@@ -5,7 +5,48 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// `rollback <ENV>`: the newest `<ENV>-pre-import-*.rtsnap` in the snapshot directory.
+/// What `rollback <ENV>` restores, and why that backup.
+#[derive(Debug, Clone)]
+pub struct RollbackSource {
+    pub file: PathBuf,
+    /// The journal id of the import it undoes, when the journal knows it.
+    pub import_id: Option<String>,
+    /// Said to the operator before anything else happens.
+    pub why: String,
+}
+
+/// The backup to restore: from the journal, the one taken before the oldest unfinished
+/// import of `env` (a migration that failed or was interrupted, however often it was
+/// re-run), else before its last finished import; without a journal entry, the newest
+/// pre-import backup file.
+pub fn rollback_source(snapshot_dir: &Path, env: &str) -> Result<RollbackSource> {
+    let journal = crate::snapshot::journal::Journal::new(snapshot_dir);
+    if let Some(run) = journal.rollback_source(env)? {
+        if let Some(file) = run.backup.clone().filter(|b| b.exists()) {
+            let state = match run.state {
+                crate::snapshot::journal::RunState::Unfinished => "the unfinished import",
+                _ => "the last import",
+            };
+            return Ok(RollbackSource {
+                why: format!(
+                    "the backup taken before {state} of {} started {}",
+                    run.snapshot.display(),
+                    run.started_at
+                ),
+                file,
+                import_id: Some(run.id),
+            });
+        }
+    }
+    let file = latest_backup(snapshot_dir, env)?;
+    Ok(RollbackSource {
+        file,
+        import_id: None,
+        why: "the newest pre-import backup (no journal entry names one)".into(),
+    })
+}
+
+/// The newest `<ENV>-pre-import-*.rtsnap` in the snapshot directory.
 pub fn latest_backup(snapshot_dir: &Path, env: &str) -> Result<PathBuf> {
     let prefix = format!("{env}-pre-import-");
     let listing = crate::snapshot::catalog::list(snapshot_dir, Some(env))?;

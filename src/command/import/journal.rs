@@ -1,0 +1,100 @@
+//! The import's entries in the journal (`snapshot::journal`): which run this is, whether
+//! it resumes an interrupted one (and so keeps that run's backup), and its end.
+
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+
+use super::ImportOptions;
+use crate::archive::Manifest;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::snapshot::journal::{Journal, RunKind, RunRecord};
+
+/// One import (or rollback) run as the journal records it.
+pub(super) struct RunLog {
+    journal: Journal,
+    kind: RunKind,
+    target: String,
+    snapshot_id: String,
+    /// The interrupted run this one resumes.
+    pub resumed: Option<RunRecord>,
+    /// This run's id, once its start is recorded (or the resumed run's).
+    run_id: Option<String>,
+    /// With `rollback`: the import whose backup is being restored.
+    rollback_of: Option<String>,
+}
+
+impl RunLog {
+    /// Looks for an unfinished run of the same snapshot into the same target.
+    pub fn open(
+        snapshot_dir: &Path,
+        options: &ImportOptions,
+        target: &str,
+        manifest: &Manifest,
+    ) -> Result<RunLog> {
+        let journal = Journal::new(snapshot_dir);
+        let kind = if options.rollback_of.is_some() || options.backup_label == "pre-rollback" {
+            RunKind::Rollback
+        } else {
+            RunKind::Import
+        };
+        let snapshot_id = snapshot_id(manifest)?;
+        let resumed = match options.dry_run {
+            true => None,
+            false => journal.resumable(kind, target, &snapshot_id)?,
+        };
+        Ok(RunLog {
+            journal,
+            kind,
+            target: target.to_owned(),
+            snapshot_id,
+            run_id: resumed.as_ref().map(|r| r.id.clone()),
+            resumed,
+            rollback_of: options.rollback_of.clone(),
+        })
+    }
+
+    /// Says which backup a resumed run keeps.
+    pub fn note_resume(&self, progress: &dyn Progress) {
+        if let Some(run) = &self.resumed {
+            let backup = run.backup.as_deref().map(Path::display);
+            progress.note(&format!(
+                "resuming the interrupted run started {}: keeping its backup {} (the target before the first attempt); no new backup",
+                run.started_at,
+                backup.map(|b| b.to_string()).unwrap_or_default()
+            ));
+        }
+    }
+
+    /// Records this run's start, with its backup (none with `--no-backup`).
+    pub fn start(&mut self, snapshot: &Path, backup: Option<&Path>) -> Result<()> {
+        if self.run_id.is_none() {
+            let id =
+                self.journal
+                    .start(self.kind, &self.target, snapshot, &self.snapshot_id, backup)?;
+            self.run_id = Some(id);
+        }
+        Ok(())
+    }
+
+    /// Records the end of a verified run; a rollback also marks what it undid.
+    pub fn finish(&self) -> Result<()> {
+        if let Some(id) = &self.run_id {
+            self.journal.finish(id)?;
+        }
+        if let (Some(from), RunKind::Rollback) = (&self.rollback_of, self.kind) {
+            let by = self.run_id.as_deref().unwrap_or("rollback");
+            self.journal.rolled_back(&self.target, from, by)?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot's identity: the SHA-256 of its manifest, which lists every entry's
+/// checksum (the same content under another file name is the same snapshot).
+fn snapshot_id(manifest: &Manifest) -> Result<String> {
+    let bytes = serde_json::to_vec(manifest)
+        .map_err(|e| Error::Failed(format!("encoding the manifest: {e}")))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
