@@ -9,12 +9,14 @@
 //!   each loops over the sections, and no command calls another.
 //! - [`snapshot`]: a snapshot file as a whole: written, read back verified, listed.
 //! - [`aws`]: the only code that touches the AWS SDK.
+//! - [`amplify`]: Amplify Gen 2's `amplify_outputs.json`, read by `init`.
 //! - support: [`config`], [`keys`], [`files`], [`mask`], [`progress`], [`error`].
 //!
 //! The binary (`src/bin/rtsnap/`) only parses arguments, renders reports and maps
 //! errors to exit codes. See `docs/format.md` for the archive and `docs/guide.md` for
 //! the commands.
 
+pub mod amplify;
 pub mod archive;
 pub mod aws;
 pub mod command;

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod export;
 pub mod import;
+pub mod init;
 pub mod inspect;
 pub mod keygen;
 pub mod list;
