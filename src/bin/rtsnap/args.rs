@@ -151,6 +151,16 @@ pub enum Command {
         #[arg(long)]
         contents: bool,
     },
+    /// Write or update an environment's section of rtsnap.toml from Amplify's amplify_outputs.json (region, user pool, bucket, models, relations, owner fields); the backend suffix is found by listing tables.
+    Init {
+        env: String,
+        /// The amplify_outputs.json of the environment's deployed backend (`npx ampx generate outputs`).
+        #[arg(long, value_name = "FILE")]
+        outputs: PathBuf,
+        /// The backend suffix, when the account holds several backends with every model (its tables are still checked).
+        #[arg(long, value_name = "SUFFIX")]
+        suffix: Option<String>,
+    },
     /// Create a new age identity; prints its recipient (public key).
     Keygen {
         /// Write the identity here (mode 0600) instead of stdout.

@@ -289,6 +289,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Keygen { output } => keygen(&out, output.as_deref()),
+        Command::Init {
+            env,
+            outputs,
+            suffix,
+        } => {
+            let options = rtsnap::command::init::InitOptions {
+                env,
+                outputs,
+                suffix,
+                config: cli.config.clone(),
+            };
+            let report = runtime()?.block_on(rtsnap::command::init::init(&options))?;
+            out.emit(&report, || render::init_text(&report))
+        }
     }
 }
 

@@ -404,3 +404,88 @@ pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {
     }
     text
 }
+
+pub fn init_text(report: &rtsnap::command::init::InitReport) -> String {
+    use rtsnap::command::init::FileChange;
+    let verb = match report.file {
+        FileChange::Created => "created",
+        FileChange::Updated => "updated",
+        FileChange::Unchanged => "unchanged (it already says all of this)",
+    };
+    let suffix = &report.backend_suffix;
+    let how = if suffix.detected {
+        format!(
+            "the only backend with a table for each of the {} models",
+            report.required_models.len()
+        )
+    } else {
+        String::from("given with --suffix; every model's table found")
+    };
+    let none = || String::from("(none in the outputs)");
+    let mut text = format!(
+        "init `{}`: {} {}\n",
+        report.env,
+        report.config.display(),
+        verb
+    );
+    for (key, value) in [
+        ("region", report.region.clone().unwrap_or_else(none)),
+        (
+            "backend_suffix",
+            format!("{}  ({how}; {} tables)", suffix.suffix, suffix.tables),
+        ),
+        (
+            "user_pool_id",
+            report.user_pool_id.clone().unwrap_or_else(none),
+        ),
+        ("bucket", report.bucket.clone().unwrap_or_else(none)),
+        (
+            "required_models",
+            format!("{} models", report.required_models.len()),
+        ),
+        (
+            "relations",
+            format!(
+                "{} in the outputs, {} added",
+                report.relations.len(),
+                report.relations_added.len()
+            ),
+        ),
+        (
+            "owner_fields",
+            format!(
+                "{} models, {} added{}",
+                report.owner_fields.len(),
+                report.owner_fields_added.len(),
+                owner_groups(&report.owner_fields)
+            ),
+        ),
+    ] {
+        text.push_str(&format!("  {key:<16} {value}\n"));
+    }
+    for change in &report.changes {
+        if let Some(old) = &change.old {
+            text.push_str(&format!("  changed {}: was {old}\n", change.key));
+        }
+    }
+    for warning in &report.warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    text
+}
+
+/// `  (owner: Auth, Note; owner, editors: Todo)`: models grouped by their fields.
+fn owner_groups(owner_fields: &std::collections::BTreeMap<String, Vec<String>>) -> String {
+    let mut groups: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+    for (model, fields) in owner_fields {
+        groups.entry(fields.join(", ")).or_default().push(model);
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(fields, models)| format!("{fields}: {}", models.join(", ")))
+        .collect();
+    format!("  ({})", parts.join("; "))
+}
