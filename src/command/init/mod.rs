@@ -135,6 +135,7 @@ pub async fn init(options: &InitOptions) -> Result<InitReport> {
             .or_else(|| section.and_then(|s| s.endpoint_url.clone())),
         required_models: Vec::new(),
         protected: false,
+        protected_by: None,
     };
     let tables = Dynamo::new(&crate::aws::sdk_config(&connection).await)
         .list_tables()
