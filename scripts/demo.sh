@@ -4,14 +4,19 @@
 # story in a temporary folder outside the repository (snapshots hold personal data):
 #
 #   1. pack the demo environment (fixtures/demo) and open it with age | zstd | tar
-#   2. load it into `staging` (tables created, 60 users created in its Cognito pool
-#      without invitations, owner fields rewritten to their new subs, 40 S3 objects
-#      copied server-side from the fixture's bucket), then export it
+#   2. the deployed `staging` app: its data loaded (tables created, 60 users created in
+#      its Cognito pool without invitations, owner fields rewritten to their new subs,
+#      40 S3 objects copied server-side from the fixture's bucket); then `rtsnap init`
+#      writes its rtsnap.toml section from its amplify_outputs.json (suffix found by
+#      listing tables, 36 relations, owner fields), `check` proves its relations hold,
+#      and it is exported
 #   3. import that export into the protected `production` (tables, users, assets),
 #      verify it against production, every section included
 #   3b. an offline export (--with-assets) restored with its source bucket emptied
 #   4. a bad migration changes production; `rtsnap rollback production` undoes it
-#   5. a sample import (--only Contact --limit 3) into `sandbox`, and a tampered archive (refused)
+#   5. a sample that keeps its relations (--only Contact --limit 3 --with-related) into
+#      `sandbox`, checked closed; a tampered archive (refused)
+#   6. production verified against the export, every section, and its relations checked
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
@@ -41,6 +46,17 @@ python="${RTSNAP_EMULATOR_HOME:-$HOME/.cache/rtsnap-emulator}/venv/bin/python"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rtsnap-demo.XXXXXX")
 cleanup() {
+    # The demo's tables, so that a later run's `init` finds one staging backend only.
+    if [ -n "${suffixes:-}" ]; then
+        "$python" - $suffixes <<'PY' >/dev/null 2>&1 || true
+import sys, boto3
+d = boto3.client("dynamodb")
+for page in d.get_paginator("list_tables").paginate():
+    for name in page["TableNames"]:
+        if any(f"-{s}-NONE" in name for s in sys.argv[1:]):
+            d.delete_table(TableName=name)
+PY
+    fi
     rm -rf "$work"
     if [ "$emulator_started" = true ]; then "$repo/scripts/emulator.sh" stop >/dev/null 2>&1 || true; fi
 }
@@ -100,32 +116,41 @@ for b in "$staging_bucket" "$production_bucket" "$offline_bucket"; do bucket "$b
 staging_pool=$(pool demo-staging)
 sandbox_pool=$(pool demo-sandbox)
 production_pool=$(pool demo-production)
-cat > rtsnap.toml <<TOML
+staging_suffix=$(suffix staging); sandbox_suffix=$(suffix sandbox)
+production_suffix=$(suffix production); offline_suffix=$(suffix offline)
+suffixes="$staging_suffix $sandbox_suffix $production_suffix $offline_suffix"
+# staging is the app Amplify deployed: its backend exists before rtsnap knows it (seed.toml
+# only loads it); rtsnap.toml gets its section from `rtsnap init` in step 2.
+cat > seed.toml <<TOML
 [snapshots]
 recipients = ["$recipient"]
 
 [environments.staging]
 region = "us-west-1"
-backend_suffix = "$(suffix staging)"
+backend_suffix = "$staging_suffix"
 user_pool_id = "$staging_pool"
 bucket = "$staging_bucket"
-required_models = ["Contact", "Property", "Request", "Project"]
+TOML
+cat > rtsnap.toml <<TOML
+# rtsnap configuration of the demo (staging's section is written by \`rtsnap init\`)
+[snapshots]
+recipients = ["$recipient"]
 
 [environments.sandbox]
 region = "us-west-1"
-backend_suffix = "$(suffix sandbox)"
+backend_suffix = "$sandbox_suffix"
 user_pool_id = "$sandbox_pool"
 
 [environments.production]
 region = "us-west-1"
-backend_suffix = "$(suffix production)"
+backend_suffix = "$production_suffix"
 user_pool_id = "$production_pool"
 bucket = "$production_bucket"
 protected = true
 
 [environments.offline]
 region = "us-west-1"
-backend_suffix = "$(suffix offline)"
+backend_suffix = "$offline_suffix"
 bucket = "$offline_bucket"
 TOML
 run pack "$repo/fixtures/demo" -o demo.rtsnap --quiet
@@ -134,9 +159,22 @@ say "age -d -i identity.txt demo.rtsnap | zstd -d | tar -t"
 age -d -i identity.txt demo.rtsnap | zstd -d | tar -t > listing.txt
 head -n 4 listing.txt; echo "  … ($(wc -l < listing.txt) entries)"
 
-step "2. staging: load the demo data, then export it"
-run import demo.rtsnap --target staging --create-missing --yes --no-progress > load.txt
+step "2. staging: the deployed app, set up from its amplify_outputs.json, then exported"
+say "rtsnap --config seed.toml import demo.rtsnap --target staging --create-missing --yes   # the app's data"
+"$rtsnap" --config seed.toml import demo.rtsnap --target staging --create-missing --yes --no-progress > load.txt
 grep -E "^  users|^  groups|owner fields|^users:|assets" load.txt
+# staging's own amplify_outputs.json: the fixture's, with this deployment's pool and bucket.
+python3 - "$repo/fixtures/amplify_outputs.json" "$staging_pool" "$staging_bucket" > amplify_outputs.json <<'PY'
+import json, sys
+outputs = json.load(open(sys.argv[1]))
+outputs["auth"]["user_pool_id"] = sys.argv[2]
+outputs["storage"]["bucket_name"] = sys.argv[3]
+print(json.dumps(outputs, indent=2))
+PY
+run init staging --outputs amplify_outputs.json
+sed -n '/^\[environments.staging\]/,/^$/p' rtsnap.toml | grep -v '^    "' | cut -c1-110
+echo "  … ($(grep -c '^\[\[relations\]\]' rtsnap.toml) [[relations]], owner_fields)"
+run check staging --no-progress | tail -n 1
 run export staging --no-progress > export.txt
 head -n 3 export.txt; tail -n 1 export.txt
 export_file=$(sed -n '2s/ (.*//p' export.txt)
@@ -188,14 +226,20 @@ sed -n '2,3p' after.txt
 grep -qE "Contact +0 +0 +0 +241" after.txt && echo "production is back: every Contact unchanged"
 run list
 
-step "5. a sample import, and a tampered archive"
-run import "$export_file" --target sandbox --only Contact --limit 3 --create-missing --yes --no-progress > sample.txt
-sed -n '1,3p' sample.txt
+step "5. a sample that keeps its relations, and a tampered archive"
+run import "$export_file" --target sandbox --only Contact --limit 3 --with-related --create-missing --yes --no-progress > sample.txt
+grep -E "^imported|^  Contact|^  Request|^sample|^users:" sample.txt
+run check sandbox --no-progress | tail -n 1
 python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=1; open(p,'wb').write(b)" demo.rtsnap
 say "rtsnap import demo.rtsnap --target staging   # one byte flipped"
 if "$rtsnap" import demo.rtsnap --target staging --yes; then
     echo "demo: a modified archive was accepted!" >&2; exit 1
 else echo "refused with exit $? (integrity), nothing written"; fi
+
+step "6. production equals the export, and its relations hold"
+run verify "$export_file" --against production > final.txt
+head -n 1 final.txt; grep -E "users|assets" final.txt
+run check production --no-progress | tail -n 1
 
 echo
 echo "demo: done in $(( $(date +%s) - started )) s (the temporary folder is removed)"

@@ -71,7 +71,7 @@ pub async fn check(
     };
     let name = match source {
         CheckSource::Snapshot { path, key } => {
-            progress.note(&format!("reading {}", path.display()));
+            tracing::info!("reading {}", path.display());
             let (path_for_read, key) = (path.clone(), key.clone());
             observer = tokio::task::spawn_blocking(move || {
                 let mut observer = observer;
@@ -159,7 +159,7 @@ async fn scan_environment(
         };
         let key = described.schema.primary_key().map_err(Error::Failed)?;
         observer.begin(model, key.names());
-        progress.note(&format!("scanning {table}"));
+        tracing::info!("scanning {table}");
         let estimate = (described.size_bytes, described.item_count);
         scan_table(&dynamo, table, estimate, |item| {
             observer.observe(model, &item);
