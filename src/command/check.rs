@@ -13,7 +13,6 @@ use crate::archive::DecryptionKey;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::{Environment, Relation};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
 use crate::section::tables::read::{for_each_table_item, TableEvent};
 use crate::section::tables::relations::suggest::{to_toml, RelationFinder, Suggestion};
 use crate::section::tables::relations::{parse_relations, IntegrityChecker, RelationSpec};
@@ -55,7 +54,6 @@ pub async fn check(
     source: CheckSource<'_>,
     relations: &[Relation],
     suggest: bool,
-    progress: &dyn Progress,
 ) -> Result<CheckReport> {
     let specs = parse_relations(relations)?;
     if specs.is_empty() && !suggest {
@@ -89,7 +87,7 @@ pub async fn check(
             path.display().to_string()
         }
         CheckSource::Environment(env) => {
-            scan_environment(env, &specs, &mut observer, progress).await?;
+            scan_environment(env, &specs, &mut observer).await?;
             env.name.clone()
         }
     };
@@ -141,7 +139,6 @@ async fn scan_environment(
     env: &Environment,
     specs: &[RelationSpec],
     observer: &mut Observer,
-    progress: &dyn Progress,
 ) -> Result<()> {
     let sdk = crate::aws::sdk_config(env).await;
     let dynamo = Dynamo::new(&sdk);

@@ -271,12 +271,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 environment = config.environment(&source)?;
                 rtsnap::command::check::CheckSource::Environment(&environment)
             };
-            let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
             let report = runtime()?.block_on(rtsnap::command::check::check(
                 target,
                 &config.relations,
                 suggest,
-                &progress,
             ))?;
             out.emit(&report, || render_check::check_text(&report))?;
             if report.dangling() > 0 {
