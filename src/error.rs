@@ -28,6 +28,10 @@ pub enum Error {
     /// An operation failed; the message says what was and was not done.
     #[error("{0}")]
     Failed(String),
+    /// Stopped on request (Ctrl-C, SIGTERM) at a safe point; the message says what was
+    /// written and how to resume.
+    #[error("{0}")]
+    Interrupted(String),
     /// An import failed after its backup was taken: the way back travels with the
     /// error, so the operator at 3 a.m. does not have to search for it.
     #[error("{source}; the target's state before this import is in {}; to undo: {rollback}", backup.display())]
@@ -54,7 +58,9 @@ impl Error {
             Error::Config(_) | Error::Usage(_) => exit::USAGE,
             Error::Archive(e) if e.is_integrity() => exit::INTEGRITY,
             Error::Archive(crate::archive::ArchiveError::Key(_)) => exit::USAGE,
-            Error::Archive(_) | Error::Io { .. } | Error::Failed(_) => exit::FAILED,
+            Error::Archive(_) | Error::Io { .. } | Error::Failed(_) | Error::Interrupted(_) => {
+                exit::FAILED
+            }
             Error::Refused(_) => exit::REFUSED,
             Error::AfterBackup { source, .. } => source.exit_code(),
         }

@@ -10,7 +10,7 @@
 //! - [`snapshot`]: a snapshot file as a whole: written, read back verified, listed.
 //! - [`aws`]: the only code that touches the AWS SDK.
 //! - [`amplify`]: Amplify Gen 2's `amplify_outputs.json`, read by `init`.
-//! - support: [`config`], [`keys`], [`files`], [`mask`], [`progress`], [`error`].
+//! - support: [`config`], [`keys`], [`files`], [`mask`], [`progress`], [`stop`], [`error`].
 //!
 //! The binary (`src/bin/rtsnap/`) only parses arguments, renders reports and maps
 //! errors to exit codes. See `docs/format.md` for the archive and `docs/guide.md` for
@@ -28,5 +28,6 @@ pub mod mask;
 pub mod progress;
 pub mod section;
 pub mod snapshot;
+pub mod stop;
 
 pub use error::{Error, Result};

@@ -250,3 +250,103 @@ async fn killed_import_reruns_to_exact_snapshot_on_moto() {
 async fn killed_import_reruns_to_exact_snapshot_on_dynalite() {
     interrupted_import(Server::Dynalite).await;
 }
+
+/// Ctrl-C (SIGINT) during phase 6 (issue 10): no new batch is sent, the ones in flight
+/// finish, and the exit is 1 with the written and unwritten counts, the resume command
+/// and the rollback command. The count said equals what the table holds afterwards
+/// (nothing was still in flight), and re-running the command resumes to exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_10_ctrl_c_stops_between_batches_and_says_how_to_resume() {
+    let world = World::new(
+        Server::Dynalite,
+        "ctrlc",
+        &[("staging", false), ("production", false)],
+    );
+    let source = world.create_table("staging", "Contact", None, None).await;
+    world
+        .put_items(
+            &source,
+            (0..TOTAL as i64)
+                .map(|i| simple_item(&format!("c-{i:05}"), i))
+                .collect(),
+        )
+        .await;
+    world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
+    let target = world.table("production", "Contact");
+    let client = common::dynamodb(&world.endpoint).await;
+    let args = [
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "production",
+        "--create-missing",
+        "--yes",
+        "--no-progress",
+    ];
+    let log_path = world.dir.path().join("interrupted.log");
+    let mut child = world
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("spawn rtsnap import");
+    let started = Instant::now();
+    loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before Ctrl-C; raise TOTAL"
+        );
+        if count_items(&client, &target).await.is_some_and(|n| n > 0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "nothing written in 300 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(status.code(), Some(1), "stopped cleanly, exit 1: {log}");
+    assert!(
+        log.contains("stopping after the batches in flight"),
+        "{log}"
+    );
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("rtsnap: error: interrupted"))
+        .expect(&log);
+    let written: u64 = line
+        .split("interrupted: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect(line);
+    assert!(
+        line.contains(&format!("{} unwritten", TOTAL - written)),
+        "{line}"
+    );
+    assert!(
+        line.contains("to resume: rtsnap import snap.rtsnap --target production --create-missing"),
+        "{line}"
+    );
+    assert!(
+        line.contains("to undo: rtsnap import") && line.contains("pre-import"),
+        "{line}"
+    );
+    assert_eq!(
+        count_items(&client, &target).await,
+        Some(written),
+        "what it says it wrote is what the table holds: nothing was left in flight"
+    );
+    let rerun = world.rtsnap_json(&args);
+    assert!(rerun["resumed_from"].is_string(), "{rerun}");
+    assert_eq!(rerun["written"], TOTAL - written, "{rerun}");
+    assert_eq!(count_items(&client, &target).await, Some(TOTAL));
+}

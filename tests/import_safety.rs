@@ -798,6 +798,10 @@ async fn rollback_picks_newest(server: Server) {
     };
     rename(&newer, &format!("production-pre-import-{stamp}-002.rtsnap"));
     rename(&older, &format!("production-pre-import-{stamp}.rtsnap"));
+    // The journal names backups by path, and the renames above would mislead it; what
+    // is tested here is the file-name order, rollback's fallback when no journal entry
+    // names a backup (backups from before the journal, or a journal removed).
+    std::fs::remove_file(dir.join("journal.jsonl")).expect("the imports were journaled");
 
     let out = world.rtsnap(&["rollback", "production", "--yes", "--json"]);
     assert_eq!(exit_code(&out), 0, "rollback: {}", stderr(&out));

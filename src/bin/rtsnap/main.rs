@@ -400,14 +400,42 @@ fn run_import(
         owner_fields: &config.owner_fields,
         // A rollback restores what the target held, whatever its relations.
         relations: if is_rollback { &[] } else { &config.relations },
+        stop: rtsnap::stop::StopSignal::new(),
     };
-    let report = runtime()?.block_on(rtsnap::command::import::import(
+    let runtime = runtime()?;
+    runtime.spawn(stop_on_signals(ctx.stop.clone()));
+    let report = runtime.block_on(rtsnap::command::import::import(
         &file,
         &environment,
         &options,
         &ctx,
     ))?;
     out.emit(&report, || import_text(&report))
+}
+
+/// Ctrl-C or SIGTERM asks the import to stop at the next batch boundary (batches in
+/// flight finish, the report says what was written and how to resume); a second one
+/// aborts at once. Exit 130 on the abort, like a shell's interrupted command.
+async fn stop_on_signals(stop: rtsnap::stop::StopSignal) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    stop.stop();
+    eprintln!("rtsnap: stopping after the batches in flight (interrupt again to abort at once)");
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("rtsnap: aborted; re-run the same import to resume it");
+    std::process::exit(130);
 }
 
 /// `RTSNAP_TEMP_PASSWORD`: the temporary password for users an import creates. Held

@@ -93,6 +93,8 @@ pub struct ImportContext<'a> {
     pub owner_fields: &'a BTreeMap<String, Vec<String>>,
     /// `[[relations]]` of rtsnap.toml.
     pub relations: &'a [Relation],
+    /// Set by the CLI on Ctrl-C / SIGTERM: phase 6 stops at the next batch boundary.
+    pub stop: crate::stop::StopSignal,
 }
 
 /// What an import did (or, with `--dry-run`, would do).
@@ -150,6 +152,13 @@ pub async fn import(
 ) -> Result<ImportReport> {
     let mut way_back = None;
     let result = run_phases(snapshot, target, options, ctx, &mut way_back).await;
+    let result = result.map_err(|e| match e {
+        Error::Interrupted(what) => Error::Interrupted(format!(
+            "{what}; to resume: {} (it keeps this import's backup and writes only what still differs)",
+            resume_command(snapshot, target, options)
+        )),
+        other => other,
+    });
     result.map_err(|source| match way_back {
         Some((backup, rollback)) => Error::AfterBackup {
             source: Box::new(source),
@@ -331,6 +340,11 @@ async fn run_phases(
     let mut run =
         journal::RunLog::open(ctx.snapshot_dir, options, &target.name, &verified.manifest)?;
     if has_changes {
+        if ctx.stop.is_stopped() {
+            return Err(Error::Interrupted(
+                "interrupted before the backup; nothing was written".into(),
+            ));
+        }
         progress.note("phase 5/7: backing up the target");
         if let Some(resumed) = &run.resumed {
             run.note_resume(progress);
@@ -365,6 +379,11 @@ async fn run_phases(
             let owners = OwnerRewrite::new(subs, ctx.owner_fields.clone());
             report.sub_map = owners.changed_subs();
             final_owners = Some(owners);
+            if ctx.stop.is_stopped() {
+                return Err(Error::Interrupted(
+                    "interrupted after the users, before any item was written".into(),
+                ));
+            }
         }
         let selection = Selection {
             owners: final_owners.as_ref(),
@@ -381,11 +400,18 @@ async fn run_phases(
             &report.tables,
             exact,
             progress,
+            &ctx.stop,
         )
         .await?;
         report.written = done.written;
         report.deleted = done.deleted;
         report.created_tables = done.created;
+        if ctx.stop.is_stopped() {
+            return Err(Error::Interrupted(format!(
+                "interrupted after the tables ({} items written, {} deleted), before the assets",
+                report.written, report.deleted
+            )));
+        }
         if let (Some(t), Some(actions)) = (&assets_target, &assets_actions) {
             let (source, key) = (t.source.as_ref(), ctx.decrypt);
             let applied = apply_assets(&t.s3, source, snapshot, key, actions, progress).await?;
@@ -433,6 +459,39 @@ async fn run_phases(
     }
     run.finish()?;
     Ok(report)
+}
+
+/// The command that re-runs this import (and so resumes it: see the journal).
+fn resume_command(snapshot: &Path, target: &Environment, options: &ImportOptions) -> String {
+    let mut command = format!(
+        "rtsnap import {} --target {}",
+        snapshot.display(),
+        target.name
+    );
+    let flags = [
+        (options.merge, "--merge"),
+        (options.with_related, "--with-related"),
+        (options.create_missing, "--create-missing"),
+        (options.prune_users, "--prune-users"),
+        (options.prune_assets, "--prune-assets"),
+        (options.strict, "--strict"),
+    ];
+    if let Some(only) = &options.only {
+        command.push_str(&format!(" --only {}", only.join(",")));
+    }
+    if let Some(limit) = options.limit {
+        command.push_str(&format!(" --limit {limit}"));
+    }
+    for (on, flag) in flags {
+        if on {
+            command.push(' ');
+            command.push_str(flag);
+        }
+    }
+    if let Some(confirm) = &options.confirm {
+        command.push_str(&format!(" --confirm {confirm}"));
+    }
+    command
 }
 
 /// Dangling references are a warning, or with `--strict` a refusal (nothing written).

@@ -23,6 +23,7 @@ use crate::aws::dynamodb::{Dynamo, WriteOp, BATCH_SIZE};
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::stop::StopSignal;
 
 /// Batches in flight at once.
 const WRITERS: usize = 8;
@@ -53,6 +54,7 @@ pub async fn apply(
     plans: &BTreeMap<String, TablePlan>,
     deletes_allowed: bool,
     progress: &dyn Progress,
+    stop: &StopSignal,
 ) -> Result<WriteOutcome> {
     let created = create_tables(dynamo, plans, schemas, progress).await?;
     let planned: u64 = plans.values().map(TablePlan::changes).sum();
@@ -73,18 +75,25 @@ pub async fn apply(
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..WRITERS {
-        let (dynamo, rx, written, deleted, tasks) = (
+        let (dynamo, rx, written, deleted, tasks, stop) = (
             dynamo.clone(),
             Arc::clone(&rx),
             Arc::clone(&written),
             Arc::clone(&deleted),
             Arc::clone(&tasks),
+            stop.clone(),
         );
         workers.spawn(async move {
             loop {
                 let Some(batch) = rx.lock().await.recv().await else {
                     return Ok(());
                 };
+                if stop.is_stopped() {
+                    // Asked to stop: this batch is not sent; the ones in flight
+                    // finish; the producer stops cutting batches.
+                    rx.lock().await.close();
+                    return Ok(());
+                }
                 let n = batch.ops.len() as u64;
                 if let Err(e) = dynamo.batch_write(&batch.table, batch.ops).await {
                     // Closing the channel makes the producer stop cutting batches.
@@ -118,6 +127,14 @@ pub async fn apply(
         }
     }
     let done = written.load(Ordering::Relaxed) + deleted.load(Ordering::Relaxed);
+    if stop.is_stopped() && failure.is_none() {
+        return Err(Error::Interrupted(format!(
+            "interrupted: {} items written and {} deleted of {planned} planned; {} unwritten",
+            written.load(Ordering::Relaxed),
+            deleted.load(Ordering::Relaxed),
+            planned.saturating_sub(done)
+        )));
+    }
     if let Some(reason) = failure {
         return Err(Error::Failed(format!(
             "writing stopped: {reason}; {} of {planned} planned items are unwritten. Re-run the same import to finish (it writes only what still differs)",
