@@ -3,13 +3,15 @@
 //!
 //! - export: [`scan`] discovers, describes and scans the tables into the archive writer;
 //! - read: [`read`] streams the snapshot's items back;
-//! - plan: [`target`] checks and indexes the target tables, [`plan`] diffs by primary key;
+//! - plan: [`target`] checks (by [`compatible`]'s rule) and indexes the target tables,
+//!   [`plan`] diffs by primary key;
 //! - apply: [`write`] creates missing tables and batch-writes what differs;
 //! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
 //!   samples;
 //! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`.
 
 pub mod compare;
+pub mod compatible;
 pub mod index;
 pub mod plan;
 pub mod read;
@@ -19,8 +21,9 @@ pub mod target;
 pub mod write;
 
 pub use compare::{compare_tables, TableComparison, SAMPLE_KEYS};
+pub use compatible::{check_schema, KeylessSchema, SchemaCheck};
 pub use index::{index_target, key_bytes, key_item, scan_table, TargetIndex};
 pub use plan::{diff, TablePlan};
 pub use read::{for_each_item, Selection};
 pub(crate) use scan::{describe_scope, export_tables};
-pub use scan::{discover_tables, segments_for};
+pub use scan::{discover_tables, list_env_tables, segments_for};

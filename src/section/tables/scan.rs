@@ -37,15 +37,7 @@ pub async fn discover_tables(
     env: &Environment,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, String>> {
-    let suffix = format!("-{}-NONE", env.backend_suffix);
-    let mut found = BTreeMap::new();
-    for name in dynamo.list_tables().await.map_err(Error::from)? {
-        if let Some(model) = name.strip_suffix(&suffix) {
-            if crate::archive::layout::check_model_name(model).is_ok() {
-                found.insert(model.to_owned(), name.clone());
-            }
-        }
-    }
+    let mut found = list_env_tables(dynamo, env).await?;
     let missing: Vec<&String> = env
         .required_models
         .iter()
@@ -69,6 +61,24 @@ pub async fn discover_tables(
             )));
         }
         found.retain(|model, _| only.contains(model));
+    }
+    Ok(found)
+}
+
+/// Every table of the environment, model → table name: the tables named
+/// `<Model>-<suffix>-NONE` with a valid model name. No check of `required_models`.
+pub async fn list_env_tables(
+    dynamo: &Dynamo,
+    env: &Environment,
+) -> Result<BTreeMap<String, String>> {
+    let suffix = format!("-{}-NONE", env.backend_suffix);
+    let mut found = BTreeMap::new();
+    for name in dynamo.list_tables().await.map_err(Error::from)? {
+        if let Some(model) = name.strip_suffix(&suffix) {
+            if crate::archive::layout::check_model_name(model).is_ok() {
+                found.insert(model.to_owned(), name.clone());
+            }
+        }
     }
     Ok(found)
 }
@@ -97,7 +107,8 @@ pub(crate) async fn describe_scope(
     Ok(described)
 }
 
-async fn describe_all(
+/// Describes every table, several at once; a table gone since it was listed is an error.
+pub(crate) async fn describe_all(
     dynamo: &Dynamo,
     tables: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, DescribedTable)>> {
@@ -117,7 +128,7 @@ async fn describe_all(
             Some(d) => out.push((model, d)),
             None => {
                 return Err(Error::Failed(format!(
-                    "table {table} disappeared while exporting"
+                    "table {table} disappeared after it was listed"
                 )))
             }
         }

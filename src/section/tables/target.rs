@@ -11,6 +11,7 @@ use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::snapshot::VerifiedContents;
 
+use super::compatible::{check_schema, KeylessSchema};
 use super::index::{index_target, TargetIndex};
 use super::plan::diff;
 use super::read::{for_each_item, Selection};
@@ -25,7 +26,8 @@ pub struct TargetTable {
     pub exists: Option<(u64, u64)>,
 }
 
-/// Phase 2: every table exists with the snapshot's key schema, or will be created.
+/// Phase 2: every table exists and can take the snapshot's items (the same primary key,
+/// no indexed attribute of another type: [`check_schema`]), or will be created.
 pub async fn check_target(
     dynamo: &Dynamo,
     target: &Environment,
@@ -38,18 +40,17 @@ pub async fn check_target(
     for model in models {
         let table = target.table_name(model);
         let snapshot_schema = &schemas[model];
-        let want = snapshot_schema
-            .primary_key()
-            .map_err(|e| Error::Failed(format!("snapshot schema of {model}: {e}")))?;
+        let keyless = |e| Error::Failed(format!("snapshot schema of {model}: {e}"));
+        snapshot_schema.primary_key().map_err(keyless)?;
         match dynamo.describe(&table, model).await.map_err(Error::from)? {
             Some(described) => {
-                let have = described
-                    .schema
-                    .primary_key()
-                    .map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-                if have != want {
-                    problems.push(format!("{table} has key {have}, the snapshot has {want}"));
-                }
+                let check =
+                    check_schema(&table, snapshot_schema, "the snapshot", &described.schema)
+                        .map_err(|e| match e {
+                            KeylessSchema::Source(e) => keyless(e),
+                            KeylessSchema::Target(e) => Error::Failed(format!("{table}: {e}")),
+                        })?;
+                problems.extend(check.refusals);
                 out.insert(
                     model.clone(),
                     TargetTable {
