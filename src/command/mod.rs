@@ -2,6 +2,7 @@
 //! for the work and returns a `Serialize` report; none calls another command (what two
 //! commands share, such as writing a snapshot, lives in `crate::snapshot`).
 
+pub mod analyze;
 pub mod check;
 pub mod export;
 pub mod import;

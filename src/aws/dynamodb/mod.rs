@@ -1,6 +1,8 @@
 //! DynamoDB: table discovery, schema capture and creation, parallel scans, and batch
 //! writes that never drop an item.
 //!
+//! Counting and sampling for `analyze` are in `count.rs`.
+//!
 //! Retries follow one rule: back off (capped exponential, full jitter) only on
 //! throttling and on `UnprocessedItems`; every other error fails at once with the
 //! service's own message.
@@ -15,11 +17,13 @@ use aws_sdk_dynamodb::Client;
 use tokio::sync::mpsc;
 
 mod convert;
+mod count;
 
 use convert::{
     gsi_to_sdk, key_schema_to_sdk, projection_to_sdk, schema_from_description, throughput_to_sdk,
 };
 pub use convert::{item_from_sdk, item_to_sdk};
+pub use count::FirstPage;
 
 use super::{backoff, service_error, AwsError};
 use crate::archive::item::Item;

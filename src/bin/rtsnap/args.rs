@@ -36,6 +36,16 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
+    /// Show what an environment holds (tables, keys, indexes, counts, users, assets); with --target, what an import into it would refuse (exit 4) and how long export and import would take.
+    Analyze {
+        env: String,
+        /// Compare with this environment: side by side, schema compatibility, time estimates.
+        #[arg(long, value_name = "ENV")]
+        target: Option<String>,
+        /// Count items by Scan (Select=COUNT) and users by listing, instead of the services' estimates.
+        #[arg(long)]
+        exact: bool,
+    },
     /// Export an environment's tables (and users, with a user_pool_id; the asset manifest, with a bucket) into a new encrypted snapshot.
     Export {
         env: String,

@@ -10,6 +10,7 @@ use clap::Parser;
 
 mod args;
 mod render;
+mod render_analyze;
 mod render_check;
 mod terminal;
 
@@ -76,6 +77,32 @@ fn run(cli: Cli) -> Result<(), Error> {
         quiet: cli.quiet,
     };
     match cli.command {
+        Command::Analyze { env, target, exact } => {
+            let config = Config::discover(cli.config.as_deref())?;
+            let source = config.environment(&env)?;
+            let target = target.map(|t| config.environment(&t)).transpose()?;
+            let progress = terminal::TerminalProgress::new(globals.no_progress, cli.quiet);
+            let options = rtsnap::command::analyze::AnalyzeOptions { exact };
+            let report = runtime()?.block_on(rtsnap::command::analyze::analyze(
+                &source,
+                target.as_ref(),
+                options,
+                &progress,
+            ))?;
+            // The human table goes to stderr (design §2); stdout holds only JSON.
+            if cli.json {
+                out.emit(&report, String::new)?;
+            } else if !cli.quiet {
+                eprint!("{}", render_analyze::analyze_text(&report));
+            }
+            match target.filter(|_| report.import_refused()) {
+                Some(target) => Err(Error::Refused(format!(
+                    "an import from `{env}` into `{}` would be refused (see above)",
+                    target.name
+                ))),
+                None => Ok(()),
+            }
+        }
         Command::Export {
             env,
             output,

@@ -10,7 +10,8 @@
 //!   `--prune-assets`), and refuses copies whose source cannot be read;
 //! - apply: [`apply`] uploads embedded blobs (multipart above 8 MiB) or copies
 //!   server-side from the source bucket, then deletes;
-//! - verify: [`compare`] for import phase 7 and `verify --against`.
+//! - verify: [`compare`] for import phase 7 and `verify --against`;
+//! - analyze: [`count_bucket`] for `analyze`.
 
 pub mod apply;
 pub mod compare;
@@ -21,6 +22,7 @@ pub mod read;
 use std::collections::BTreeMap;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
 
 use crate::archive::assets::AssetObject;
 use crate::aws::s3::{ListedObject, S3};
@@ -50,6 +52,28 @@ pub async fn list_bucket(s3: &S3, prefixes: &[String]) -> Result<BTreeMap<String
         }
     }
     Ok(objects)
+}
+
+/// A bucket's size under the environment's prefixes, for `analyze`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetsCount {
+    pub bucket: String,
+    /// `asset_prefixes`; empty: the whole bucket.
+    pub prefixes: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Counts the objects and bytes export would list (ListObjectsV2: exact, 1,000 objects
+/// per call; no object is read).
+pub async fn count_bucket(s3: &S3, prefixes: &[String]) -> Result<AssetsCount> {
+    let objects = list_bucket(s3, prefixes).await?;
+    Ok(AssetsCount {
+        bucket: s3.bucket().to_owned(),
+        prefixes: prefixes.to_vec(),
+        objects: objects.len() as u64,
+        bytes: objects.values().map(|o| o.size).sum(),
+    })
 }
 
 /// Whether `key` is under one of `prefixes` (all keys are when there are none).

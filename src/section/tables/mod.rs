@@ -8,10 +8,13 @@
 //! - apply: [`write`] creates missing tables and batch-writes what differs;
 //! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
 //!   samples;
-//! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`.
+//! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`;
+//! - analyze: [`analyze`] describes, counts and samples live tables without exporting.
 
+pub mod analyze;
 pub mod compare;
 pub mod compatible;
+pub mod estimate;
 pub mod index;
 pub mod plan;
 pub mod read;

@@ -9,7 +9,8 @@
 //!   memberships;
 //! - apply: [`apply`] creates users without invitations, updates attributes and
 //!   enabled state, memberships, and prunes with `--prune-users`;
-//! - verify: [`compare`] for import phase 7 and `verify --against`.
+//! - verify: [`compare`] for import phase 7 and `verify --against`;
+//! - analyze: [`count_users`] for `analyze`.
 //!
 //! Owner fields of items are rewritten with the old sub → new sub map the plan and
 //! apply steps build (`crate::section::owner`).
@@ -22,7 +23,9 @@ pub mod read;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::archive::users::Group;
+use serde::Serialize;
+
+use crate::archive::users::{Group, PoolSettings};
 use crate::aws::cognito::Cognito;
 use crate::error::Result;
 use plan::TargetPool;
@@ -66,4 +69,50 @@ pub(crate) async fn memberships(
         }
     }
     Ok(memberships)
+}
+
+/// A pool's size, for `analyze`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsersCount {
+    pub pool: String,
+    pub users: u64,
+    /// How `users` was counted: Cognito's estimate is one call but may lag behind;
+    /// listing is exact but takes one call per 60 users.
+    pub users_counted_by: &'static str,
+    pub groups: u64,
+    /// The pool's sign-in model and schema, which import checks a target pool against.
+    #[serde(skip)]
+    pub settings: PoolSettings,
+}
+
+/// Counts the pool's users (`exact`: by listing them all; else DescribeUserPool's
+/// `EstimatedNumberOfUsers`) and groups (always listed: pools have few).
+pub async fn count_users(cognito: &Cognito, exact: bool) -> Result<UsersCount> {
+    let (settings, estimate) = cognito.describe_pool().await?;
+    let groups = cognito.list_groups().await?.len() as u64;
+    let (users, users_counted_by) = if exact {
+        let mut count = 0u64;
+        let mut token = None;
+        loop {
+            let (page, next) = cognito.list_users_page(token).await?;
+            count += page.len() as u64;
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        (count, "ListUsers (exact)")
+    } else {
+        (
+            estimate,
+            "DescribeUserPool EstimatedNumberOfUsers (approximate)",
+        )
+    };
+    Ok(UsersCount {
+        pool: cognito.pool_id().to_owned(),
+        users,
+        users_counted_by,
+        groups,
+        settings,
+    })
 }

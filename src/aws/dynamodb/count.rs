@@ -1,0 +1,81 @@
+//! Reads that look at a table without exporting it, for `analyze`: counting items
+//! (Scan with `Select=COUNT`: DynamoDB reads every item but returns none, so nothing
+//! crosses the network but the counts) and reading one page to time it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
+
+use super::{item_from_sdk, Dynamo};
+use crate::archive::item::Item;
+use crate::aws::{retrying, service_error, AwsError};
+
+/// The first page of a Scan: its items, and whether more pages follow.
+#[derive(Debug, Clone)]
+pub struct FirstPage {
+    pub items: Vec<Item>,
+    pub more: bool,
+}
+
+impl Dynamo {
+    /// Counts one segment of a table with consistent reads (as export scans it), every
+    /// page of it. Throttling is retried like every other rtsnap read.
+    pub async fn count_segment(
+        &self,
+        table: &str,
+        segment: i32,
+        total_segments: i32,
+    ) -> Result<u64, AwsError> {
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut count = 0u64;
+        loop {
+            let page = retrying(|| {
+                let mut request = self
+                    .client
+                    .scan()
+                    .table_name(table)
+                    .select(Select::Count)
+                    .consistent_read(true)
+                    .set_exclusive_start_key(start.clone());
+                if total_segments > 1 {
+                    request = request.segment(segment).total_segments(total_segments);
+                }
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| service_error("Scan", table, e))
+                }
+            })
+            .await?;
+            count += page.count().max(0) as u64;
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    /// The first page of a consistent Scan of the whole table (at most 1 MB of items,
+    /// DynamoDB's page limit): the request export repeats, so timing it measures what
+    /// one segment of an export does per round trip.
+    pub async fn first_page(&self, table: &str) -> Result<FirstPage, AwsError> {
+        let page = retrying(|| async {
+            self.client
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| service_error("Scan", table, e))
+        })
+        .await?;
+        let items = page
+            .items()
+            .iter()
+            .map(|raw| item_from_sdk(raw.clone()))
+            .collect::<Result<Vec<Item>, AwsError>>()?;
+        let more = page.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        Ok(FirstPage { items, more })
+    }
+}
