@@ -49,7 +49,11 @@ impl PoolUser {
 impl Cognito {
     pub fn new(config: &aws_config::SdkConfig, pool: &str) -> Self {
         Cognito {
-            client: Client::new(config),
+            client: Client::from_conf(
+                aws_sdk_cognitoidentityprovider::config::Builder::from(config)
+                    .interceptor(super::CountRetries)
+                    .build(),
+            ),
             pool: pool.to_owned(),
         }
     }

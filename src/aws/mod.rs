@@ -3,12 +3,21 @@
 
 pub mod cognito;
 pub mod dynamodb;
+mod retry_count;
 pub mod s3;
 
-/// The retry policy shared by every service: rtsnap retries only what is worth
-/// retrying (throttling, `UnprocessedItems`, Cognito's rate limits), with capped
-/// exponential backoff and full jitter; the SDK's own retries cover transient
-/// network and 5xx errors underneath.
+pub(crate) use retry_count::CountRetries;
+
+/// The retry policy shared by every service. Two layers:
+/// - the SDK's own, in adaptive mode ([`sdk_config`]): quick retries of throttling and
+///   transient errors on every call, with a client-side rate limiter that every client
+///   built from one configuration shares (so eight writers back off together);
+/// - rtsnap's, [`retrying`] and the batch writer: capped exponential backoff with full
+///   jitter for as long as a time budget allows (10 minutes without progress by
+///   default, `RTSNAP_RETRY_BUDGET_SECS`), retrying throttling, `UnprocessedItems`, 5xx
+///   answers, resets and timeouts, never a request the service refused.
+///
+/// Every retry and throttle is counted ([`retry_stats`]) and reported.
 const BACKOFF_BASE: Duration = Duration::from_millis(50);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
 
@@ -28,6 +37,8 @@ pub enum AwsError {
         resource: String,
         code: Option<String>,
         message: String,
+        /// A 5xx answer, a connection reset or a timeout: worth trying again.
+        transient: bool,
     },
     #[error("{0}")]
     Invalid(String),
@@ -56,6 +67,64 @@ impl AwsError {
             )
         )
     }
+
+    /// Worth another attempt: throttling, or a transient failure.
+    pub fn is_retryable(&self) -> bool {
+        self.is_throttling()
+            || matches!(
+                self,
+                AwsError::Service {
+                    transient: true,
+                    ..
+                }
+            )
+    }
+}
+
+/// How often AWS calls were retried in this process (the SDK's attempts and rtsnap's),
+/// and how many answers were throttling.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryStats {
+    pub retries: u64,
+    pub throttled: u64,
+}
+
+static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static THROTTLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The retries so far, both layers.
+pub fn retry_stats() -> RetryStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    RetryStats {
+        retries: RETRIES.load(Relaxed),
+        throttled: THROTTLED.load(Relaxed),
+    }
+}
+
+/// Counts one retry (and, with `throttled`, one throttled answer).
+pub(crate) fn count_retry(throttled: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    RETRIES.fetch_add(1, Relaxed);
+    if throttled {
+        count_throttle();
+    }
+}
+
+/// Counts one throttled answer.
+pub(crate) fn count_throttle() {
+    THROTTLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How long rtsnap keeps retrying without progress: `RTSNAP_RETRY_BUDGET_SECS`, else
+/// 10 minutes (long enough for a throttled table's capacity to scale up).
+pub(crate) fn retry_budget() -> Duration {
+    static BUDGET: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("RTSNAP_RETRY_BUDGET_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(Duration::from_secs(600), Duration::from_secs)
+    })
 }
 
 /// Builds an `AwsError` from any SDK error, keeping its code and message.
@@ -67,7 +136,15 @@ pub(crate) fn service_error<E>(
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use aws_sdk_dynamodb::error::DisplayErrorContext;
+    use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+    let transient = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        other => other
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() >= 500),
+    };
     let (code, message) = match err.as_service_error() {
         Some(service) => (
             service.code().map(str::to_owned),
@@ -83,6 +160,7 @@ where
         resource: resource.into(),
         code,
         message: crate::mask::mask_secrets(&message),
+        transient,
     }
 }
 
@@ -99,7 +177,8 @@ pub async fn sdk_config(env: &Environment) -> SdkConfig {
     if let Some(url) = &env.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    loader.load().await
+    let retry = aws_config::retry::RetryConfig::adaptive().with_max_attempts(SDK_ATTEMPTS);
+    loader.retry_config(retry).load().await
 }
 
 /// An SDK timestamp as RFC 3339 UTC to the second (`2025-08-12T09:30:00Z`), as the
@@ -122,21 +201,27 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     ceiling.mul_f64(fraction)
 }
 
-/// Attempts of one call before a throttled operation gives up (about a minute of
-/// backoff at the cap).
-const THROTTLED_ATTEMPTS: u32 = 16;
+/// The SDK's attempts per call (its quick layer; see the module's retry policy).
+const SDK_ATTEMPTS: u32 = 4;
 
-/// Runs `call` until it succeeds, fails with an error that is not throttling, or has
-/// been throttled [`THROTTLED_ATTEMPTS`] times, sleeping [`backoff`] between attempts.
+/// Runs `call` until it succeeds, fails with an error not worth retrying, or the
+/// [`retry_budget`] has passed since its first failure, sleeping [`backoff`] between
+/// attempts.
 pub(crate) async fn retrying<T, F, Fut>(mut call: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
     let mut attempt = 0;
+    let mut first_failure: Option<std::time::Instant> = None;
     loop {
         match call().await {
-            Err(e) if e.is_throttling() && attempt + 1 < THROTTLED_ATTEMPTS => {
+            Err(e) if e.is_retryable() => {
+                let since = *first_failure.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= retry_budget() {
+                    return Err(e);
+                }
+                count_retry(e.is_throttling());
                 attempt += 1;
                 tokio::time::sleep(backoff(attempt)).await;
             }

@@ -64,6 +64,8 @@ pub struct WrittenSnapshot {
     pub assets: Option<crate::archive::header::AssetsSummary>,
     /// Referential integrity of the tables written, when relations were declared.
     pub integrity: Option<crate::archive::header::IntegritySummary>,
+    /// AWS calls retried (throttling, transient failures) so far in this process.
+    pub retries: crate::aws::RetryStats,
 }
 
 /// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
@@ -156,6 +158,7 @@ fn written_report(
         users: manifest.users.clone(),
         assets: manifest.assets.clone(),
         integrity: manifest.integrity.clone(),
+        retries: crate::aws::retry_stats(),
     }
 }
 

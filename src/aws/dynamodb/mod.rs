@@ -25,14 +25,12 @@ use convert::{
 pub use convert::{item_from_sdk, item_to_sdk};
 pub use count::FirstPage;
 
-use super::{backoff, service_error, AwsError};
+use super::{backoff, count_retry, retry_budget, retrying, service_error, AwsError};
 use crate::archive::item::Item;
 use crate::archive::schema::TableSchema;
 
 /// BatchWriteItem's limit.
 pub const BATCH_SIZE: usize = 25;
-/// Attempts per batch before the import gives up on the items still unwritten.
-const WRITE_ATTEMPTS: u32 = 12;
 
 /// A DynamoDB client for one environment.
 #[derive(Clone)]
@@ -58,7 +56,7 @@ pub enum WriteOp {
 
 /// A batch write that ran out of retries: how many of its items are unwritten.
 #[derive(Debug, thiserror::Error)]
-#[error("{unwritten} items unwritten after {WRITE_ATTEMPTS} attempts: {last_error}")]
+#[error("{unwritten} items unwritten: {last_error}")]
 pub struct BatchWriteError {
     pub unwritten: usize,
     pub last_error: String,
@@ -67,7 +65,11 @@ pub struct BatchWriteError {
 impl Dynamo {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Dynamo {
-            client: Client::new(config),
+            client: Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(config)
+                    .interceptor(super::CountRetries)
+                    .build(),
+            ),
         }
     }
 
@@ -164,19 +166,25 @@ impl Dynamo {
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         let mut sent = 0u64;
         loop {
-            let mut request = self
-                .client
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take());
-            if total_segments > 1 {
-                request = request.segment(segment).total_segments(total_segments);
-            }
-            let page = request
-                .send()
-                .await
-                .map_err(|e| service_error("Scan", table, e))?;
+            let from = start.take();
+            let page = retrying(|| {
+                let mut request = self
+                    .client
+                    .scan()
+                    .table_name(table)
+                    .consistent_read(true)
+                    .set_exclusive_start_key(from.clone());
+                if total_segments > 1 {
+                    request = request.segment(segment).total_segments(total_segments);
+                }
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map_err(|e| service_error("Scan", table, e))
+                }
+            })
+            .await?;
             let items = page
                 .items()
                 .iter()
@@ -325,9 +333,9 @@ impl Dynamo {
         }
     }
 
-    /// Writes at most 25 operations (no two on the same key), retrying throttling and
-    /// `UnprocessedItems` with capped exponential backoff and jitter until every one is
-    /// written or the attempts run out.
+    /// Writes at most 25 operations (no two on the same key), retrying throttling,
+    /// `UnprocessedItems` and transient failures with capped exponential backoff and
+    /// jitter until every one is written, or no progress was made for the retry budget.
     pub async fn batch_write(&self, table: &str, ops: Vec<WriteOp>) -> Result<(), BatchWriteError> {
         let mut pending: Vec<ddb::WriteRequest> = ops
             .into_iter()
@@ -337,45 +345,61 @@ impl Dynamo {
                 unwritten: BATCH_SIZE,
                 last_error: e.to_string(),
             })?;
-        let mut last_error = String::new();
-        for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
+        let mut last_progress = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
             let result = self
                 .client
                 .batch_write_item()
                 .request_items(table, pending.clone())
                 .send()
                 .await;
-            match result {
+            let throttled = match result {
                 Ok(out) => {
-                    pending = out
+                    let left = out
                         .unprocessed_items()
                         .and_then(|u| u.get(table))
                         .cloned()
                         .unwrap_or_default();
-                    if pending.is_empty() {
+                    if left.is_empty() {
                         return Ok(());
                     }
-                    last_error = format!("{} items left unprocessed", pending.len());
+                    if left.len() < pending.len() {
+                        last_progress = std::time::Instant::now();
+                        attempt = 0;
+                    }
+                    pending = left;
+                    // DynamoDB returns unprocessed items when the table is throttled.
+                    true
                 }
                 Err(e) => {
                     let err = service_error("BatchWriteItem", table, e);
-                    if !err.is_throttling() {
+                    if !err.is_retryable() || last_progress.elapsed() >= retry_budget() {
                         return Err(BatchWriteError {
                             unwritten: pending.len(),
-                            last_error: err.to_string(),
+                            last_error: format!(
+                                "{err} (after {:.0} s without progress)",
+                                last_progress.elapsed().as_secs_f64()
+                            ),
                         });
                     }
-                    last_error = err.to_string();
+                    err.is_throttling()
                 }
+            };
+            if last_progress.elapsed() >= retry_budget() {
+                return Err(BatchWriteError {
+                    unwritten: pending.len(),
+                    last_error: format!(
+                        "{} items still unprocessed after {:.0} s without progress",
+                        pending.len(),
+                        last_progress.elapsed().as_secs_f64()
+                    ),
+                });
             }
+            count_retry(throttled);
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt)).await;
         }
-        Err(BatchWriteError {
-            unwritten: pending.len(),
-            last_error,
-        })
     }
 }
 

@@ -114,6 +114,7 @@ impl S3 {
             .force_path_style(overridden)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .interceptor(crate::aws::CountRetries)
             .build();
         S3 {
             client: Client::from_conf(s3),
@@ -308,6 +309,7 @@ impl S3 {
                     resource: self.object_name(failed.key().unwrap_or_default()),
                     code: failed.code().map(str::to_owned),
                     message: failed.message().unwrap_or("not deleted").to_owned(),
+                    transient: false,
                 });
             }
         }

@@ -33,7 +33,18 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
     if let Some(integrity) = &report.integrity {
         crate::render_check::integrity_lines(&mut text, integrity, false);
     }
+    retries_line(&mut text, &report.retries);
     text
+}
+
+/// `retries: N (M for throttling)`, when there were any.
+fn retries_line(text: &mut String, stats: &rtsnap::aws::RetryStats) {
+    if stats.retries > 0 {
+        text.push_str(&format!(
+            "retries: {} AWS calls retried ({} for throttling), none given up\n",
+            stats.retries, stats.throttled
+        ));
+    }
 }
 
 pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
@@ -135,6 +146,7 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
         for (model, verdict) in &report.verification {
             text.push_str(&format!("  verify {model}: {verdict}\n"));
         }
+        retries_line(&mut text, &report.retries);
     }
     text
 }

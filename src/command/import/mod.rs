@@ -132,6 +132,8 @@ pub struct ImportReport {
     pub sub_map: BTreeMap<String, String>,
     /// Per table (and `users`, `assets`): `match`, or what differs.
     pub verification: BTreeMap<String, String>,
+    /// AWS calls retried (throttling, transient failures) during this import.
+    pub retries: crate::aws::RetryStats,
 }
 
 impl ImportReport {
@@ -327,6 +329,7 @@ async fn run_phases(
             .map(OwnerRewrite::changed_subs)
             .unwrap_or_default(),
         verification: BTreeMap::new(),
+        retries: crate::aws::RetryStats::default(),
     };
     if options.dry_run {
         return Ok(report);
@@ -458,6 +461,7 @@ async fn run_phases(
         )));
     }
     run.finish()?;
+    report.retries = crate::aws::retry_stats();
     Ok(report)
 }
 
