@@ -154,3 +154,149 @@ async fn no_secret_in_errors_from_a_failing_endpoint_or_a_wrong_key() {
     assert!(!text.contains("not the passphrase at all"), "{text}");
     assert!(!text.contains(PASSPHRASE));
 }
+
+/// Issue 10: canaries in every secret rtsnap can be given (`AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, `RTSNAP_PASSPHRASE`, `RTSNAP_TEMP_PASSWORD`), searched in their
+/// plain and base64 forms in everything every command prints (text, `--json`, `-v`,
+/// SDK trace logs, failures) and in everything written to disk (snapshot names, the
+/// archives' bytes, sidecars, the journal).
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_10_canaries_never_show_in_any_command_output_or_file() {
+    use base64::Engine as _;
+    const TEMP_PASSWORD: &str = "Canary-Temp-Pa55word-zq81!";
+    let world = World::new(
+        Server::Moto,
+        "canaries",
+        &[("staging", false), ("sandbox", false), ("production", true)],
+    );
+    let table = world.create_table("staging", "Contact", None, None).await;
+    world
+        .put_items(
+            &table,
+            (0..5).map(|i| simple_item(&format!("c-{i}"), i)).collect(),
+        )
+        .await;
+    let pool = world.add_user_pool("staging").await;
+    common::cognito(&world.endpoint)
+        .await
+        .admin_create_user()
+        .user_pool_id(&pool)
+        .username("canary-user")
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .send()
+        .await
+        .expect("AdminCreateUser");
+    world.add_user_pool("sandbox").await;
+    let canaries: Vec<String> = [SECRET_ACCESS_KEY, SESSION_TOKEN, PASSPHRASE, TEMP_PASSWORD]
+        .iter()
+        .flat_map(|c| {
+            let engines = [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            ];
+            std::iter::once(c.to_string()).chain(engines.map(|e| e.encode(c.as_bytes())))
+        })
+        .collect();
+    let run = |args: &[&str]| {
+        let mut cmd = world.command(args);
+        cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+            .env("RTSNAP_PASSPHRASE", PASSPHRASE)
+            .env("RTSNAP_SCRYPT_WORK_FACTOR", "16")
+            .env("RTSNAP_TEMP_PASSWORD", TEMP_PASSWORD)
+            .env("RUST_LOG", "trace");
+        let out = cmd.output().expect("run rtsnap");
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        for canary in &canaries {
+            assert!(
+                !text.contains(canary.as_str()),
+                "rtsnap {args:?}: a canary reached the output"
+            );
+        }
+        (out.status.code().unwrap_or(-1), text)
+    };
+    let commands: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["export", "staging", "-o", "c.rtsnap", "-v"], 0),
+        (vec!["export", "staging", "-o", "j.rtsnap", "--json"], 0),
+        (vec!["inspect", "c.rtsnap", "--json"], 0),
+        (vec!["verify", "c.rtsnap"], 0),
+        (
+            vec![
+                "import",
+                "c.rtsnap",
+                "--target",
+                "sandbox",
+                "--create-missing",
+                "--dry-run",
+                "-v",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "import",
+                "c.rtsnap",
+                "--target",
+                "sandbox",
+                "--create-missing",
+                "--yes",
+                "--json",
+            ],
+            0,
+        ),
+        (
+            vec!["verify", "c.rtsnap", "--against", "sandbox", "--json"],
+            0,
+        ),
+        (vec!["list", "--contents", "--json"], 0),
+        (vec!["analyze", "sandbox", "--json"], 0),
+        (
+            vec![
+                "import",
+                "c.rtsnap",
+                "--target",
+                "production",
+                "--create-missing",
+                "--json",
+            ],
+            4,
+        ),
+        (
+            vec!["import", "missing.rtsnap", "--target", "sandbox", "--json"],
+            1,
+        ),
+        (vec!["rollback", "sandbox", "--yes", "-v"], 0),
+    ];
+    for (args, want) in &commands {
+        let (code, text) = run(args);
+        assert_eq!(code, *want, "rtsnap {args:?}: {text}");
+        assert!(text.len() > 100, "rtsnap {args:?} was verbose: {text}");
+    }
+    // What went to disk: names, archive bytes (age's plaintext header included),
+    // sidecars and the journal.
+    let mut files = world.snapshots();
+    files.extend(["c.rtsnap", "j.rtsnap", "c.rtsnap.sha256"].map(String::from));
+    for name in &files {
+        let path = if world.dir.path().join(name).exists() {
+            world.dir.path().join(name)
+        } else {
+            world.snapshot_dir().join(name)
+        };
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for canary in &canaries {
+            assert!(
+                !name.contains(canary.as_str()),
+                "a file name holds a canary: {name}"
+            );
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{name} holds a canary"
+            );
+        }
+    }
+    assert!(
+        files.iter().any(|f| f == "journal.jsonl"),
+        "the journal was checked: {files:?}"
+    );
+}
