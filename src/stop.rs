@@ -6,9 +6,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// Shared "please stop" flag; clones share it.
+/// Shared "please stop" flag, and whether the operation is writing to a target (only
+/// then is a stop deferred to a safe point); clones share both.
 #[derive(Debug, Clone, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub struct StopSignal {
+    stop: Arc<AtomicBool>,
+    writing: Arc<AtomicBool>,
+}
 
 impl StopSignal {
     pub fn new() -> Self {
@@ -17,10 +21,20 @@ impl StopSignal {
 
     /// Asks every holder to stop at its next safe point.
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Marks the span in which the target is being written (import phase 6): a stop
+    /// asked outside it can abort at once, since nothing is half-written.
+    pub fn set_writing(&self, writing: bool) {
+        self.writing.store(writing, Ordering::SeqCst);
+    }
+
+    pub fn is_writing(&self) -> bool {
+        self.writing.load(Ordering::SeqCst)
     }
 }

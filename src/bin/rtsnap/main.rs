@@ -440,9 +440,10 @@ fn run_import(
     out.emit(&report, || import_text(&report))
 }
 
-/// Ctrl-C or SIGTERM asks the import to stop at the next batch boundary (batches in
-/// flight finish, the report says what was written and how to resume); a second one
-/// aborts at once. Exit 130 on the abort, like a shell's interrupted command.
+/// Ctrl-C or SIGTERM while the target is being written asks the import to stop at the
+/// next batch boundary (batches in flight finish, the report says what was written and
+/// how to resume); a second one aborts at once. Before or after writing, the first one
+/// aborts at once. Exit 130 on an abort, like a shell's interrupted command.
 async fn stop_on_signals(stop: rtsnap::stop::StopSignal) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -454,6 +455,12 @@ async fn stop_on_signals(stop: rtsnap::stop::StopSignal) {
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
+    }
+    if !stop.is_writing() {
+        // Nothing is being written (planning, a prompt, the backup): stop now. A
+        // backup's `.partial` left behind is replaced by the next run.
+        eprintln!("rtsnap: interrupted; nothing was written to the target");
+        std::process::exit(130);
     }
     stop.stop();
     eprintln!("rtsnap: stopping after the batches in flight (interrupt again to abort at once)");

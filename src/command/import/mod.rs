@@ -374,6 +374,12 @@ async fn run_phases(
             )
         });
         *way_back = report.backup.clone().zip(report.rollback_command.clone());
+        if ctx.stop.is_stopped() {
+            return Err(Error::Interrupted(
+                "interrupted after the backup, before anything was written".into(),
+            ));
+        }
+        ctx.stop.set_writing(true);
         progress.note("phase 6/7: writing");
         if let (Some(t), Some(s), Some(actions)) = (&users_target, snapshot_users, users_actions) {
             let password = options.temp_password.as_ref();
@@ -425,6 +431,7 @@ async fn run_phases(
             .note("nothing to change: the target already equals the snapshot (no backup taken)");
     }
 
+    ctx.stop.set_writing(false);
     progress.note("phase 7/7: verifying the target");
     let selection = Selection {
         owners: final_owners.as_ref(),
