@@ -30,16 +30,9 @@ impl Dynamo {
         let mut count = 0u64;
         loop {
             let page = retrying(|| {
-                let mut request = self
-                    .client
-                    .scan()
-                    .table_name(table)
-                    .select(Select::Count)
-                    .consistent_read(true)
-                    .set_exclusive_start_key(start.clone());
-                if total_segments > 1 {
-                    request = request.segment(segment).total_segments(total_segments);
-                }
+                let request = self
+                    .scan_request(table, segment, total_segments, start.clone())
+                    .select(Select::Count);
                 async move {
                     request
                         .send()
@@ -61,10 +54,7 @@ impl Dynamo {
     /// one segment of an export does per round trip.
     pub async fn first_page(&self, table: &str) -> Result<FirstPage, AwsError> {
         let page = retrying(|| async {
-            self.client
-                .scan()
-                .table_name(table)
-                .consistent_read(true)
+            self.scan_request(table, 0, 1, None)
                 .send()
                 .await
                 .map_err(|e| service_error("Scan", table, e))

@@ -153,6 +153,29 @@ impl Dynamo {
         }
     }
 
+    /// A consistent Scan request for one segment of `table` (the whole table when
+    /// there is one segment), from `start`: what export, its counts and its timing
+    /// share.
+    pub(crate) fn scan_request(
+        &self,
+        table: &str,
+        segment: i32,
+        total_segments: i32,
+        start: Option<HashMap<String, AttributeValue>>,
+    ) -> aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder {
+        let request = self
+            .client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start);
+        if total_segments > 1 {
+            request.segment(segment).total_segments(total_segments)
+        } else {
+            request
+        }
+    }
+
     /// Scans one segment of a table with consistent reads, sending each page's items
     /// to `pages`. Returns the number of items sent. Stops early (without error) if the
     /// receiver is gone.
@@ -168,15 +191,7 @@ impl Dynamo {
         loop {
             let from = start.take();
             let page = retrying(|| {
-                let mut request = self
-                    .client
-                    .scan()
-                    .table_name(table)
-                    .consistent_read(true)
-                    .set_exclusive_start_key(from.clone());
-                if total_segments > 1 {
-                    request = request.segment(segment).total_segments(total_segments);
-                }
+                let request = self.scan_request(table, segment, total_segments, from.clone());
                 async move {
                     request
                         .send()
