@@ -163,7 +163,8 @@ impl Journal {
         backup: Option<&Path>,
     ) -> Result<String> {
         let at = super::write::now_rfc3339();
-        let id = format!("{target}-{}", stamp());
+        // To the nanosecond: unique per run in practice.
+        let id = format!("{target}-{}", super::write::compact_utc_stamp(true));
         self.append(&Event::Started {
             id: id.clone(),
             kind,
@@ -284,21 +285,6 @@ fn apply(records: &mut Vec<RunRecord>, event: Event) {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// `20261130T221900123456789Z`-like: unique per run in practice (to the nanosecond).
-fn stamp() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}{:09}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.nanosecond()
-    )
 }
 
 #[cfg(test)]

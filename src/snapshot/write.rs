@@ -295,6 +295,26 @@ fn key_names(schema: &[u8]) -> Vec<String> {
 }
 
 /// Now, UTC, to the second: `2025-08-12T09:30:00Z`.
+/// Now, UTC, compact and sorting by time: `20261130T221900123Z` (milliseconds), or to
+/// the nanosecond with `nanos`. For names and ids rtsnap makes itself (backups, the
+/// journal), where `:` and `-` would get in the way.
+pub(crate) fn compact_utc_stamp(nanos: bool) -> String {
+    use time::macros::format_description;
+    let now = time::OffsetDateTime::now_utc();
+    let formatted = if nanos {
+        now.format(format_description!(
+            "[year][month][day]T[hour][minute][second][subsecond digits:9]Z"
+        ))
+    } else {
+        now.format(format_description!(
+            "[year][month][day]T[hour][minute][second][subsecond digits:3]Z"
+        ))
+    };
+    // Formatting a UTC time with a fixed description cannot fail; an empty stamp
+    // would only make a name less informative, never collide (callers add a counter).
+    formatted.unwrap_or_default()
+}
+
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(

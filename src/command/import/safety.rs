@@ -155,17 +155,7 @@ pub(super) async fn backup(
 /// zero-padded counter in the rare case that is taken, so that names sort by time
 /// (see [`latest_backup`]).
 pub(super) fn backup_path(dir: &Path, env: &str, label: &str) -> PathBuf {
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    );
+    let stamp = crate::snapshot::write::compact_utc_stamp(false);
     let mut path = dir.join(format!("{env}-{label}-{stamp}.rtsnap"));
     let mut n = 1;
     while path.exists() {
