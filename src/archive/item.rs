@@ -54,6 +54,24 @@ pub fn parse_item(line: &[u8]) -> Result<Item, ItemParseError> {
     Ok(item)
 }
 
+/// Parses one line of a DynamoDB native export (`{"Item":{...}}`, DynamoDB JSON
+/// wrapped in an `Item` member, as ExportTableToPointInTime writes it) into an item,
+/// with the same checks as [`parse_item`], so a native export and a scan yield the
+/// same archive lines.
+pub fn parse_export_line(line: &[u8]) -> Result<Item, ItemParseError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Line {
+        #[serde(rename = "Item", deserialize_with = "strict_map")]
+        item: Item,
+    }
+    let parsed: Line = serde_json::from_slice(line).map_err(|e| ItemParseError(e.to_string()))?;
+    for value in parsed.item.values() {
+        validate(value)?;
+    }
+    Ok(parsed.item)
+}
+
 /// Deserialises a JSON object into a map, refusing a name that appears twice (plain
 /// serde would silently keep the last value, dropping data).
 fn strict_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, AttrValue>, D::Error> {
@@ -186,5 +204,15 @@ mod tests {
         assert!(parse_item(br#"{"id":{"S":"a"},"id":{"S":"b"}}"#).is_err());
         assert!(parse_item(br#"{"m":{"M":{"k":{"S":"a"},"k":{"S":"b"}}}}"#).is_err());
         assert!(parse_item(br#"{"a":{"S":"x"}} trailing"#).is_err());
+    }
+
+    #[test]
+    fn export_lines_unwrap_item_and_are_checked_alike() {
+        let item =
+            parse_export_line(br#"{"Item": {"id": {"S": "a"}, "n": {"N": "1.5"}}}"#).unwrap();
+        assert_eq!(item_to_json(&item), r#"{"id":{"S":"a"},"n":{"N":"1.5"}}"#);
+        assert!(parse_export_line(br#"{"id":{"S":"a"}}"#).is_err());
+        assert!(parse_export_line(br#"{"Item":{"a":{"N":"x"}}}"#).is_err());
+        assert!(parse_export_line(br#"{"Item":{"a":{"S":"1"},"a":{"S":"2"}}}"#).is_err());
     }
 }

@@ -30,7 +30,7 @@ pub use crypto::{DecryptionKey, EncryptionKey};
 pub use error::ArchiveError;
 pub use hashing::{sha256_hex, HashingReader, HashingWriter};
 pub use header::{Header, Manifest, SourceInfo, FORMAT_VERSION};
-pub use item::{item_to_json, parse_item, AttrValue, Item};
+pub use item::{item_to_json, parse_export_line, parse_item, AttrValue, Item};
 pub use layout::EntryKind;
 pub use line_hash::LineHasher;
 pub use reader::{parse_header, EntryView, SnapshotReader, VerifiedSnapshot};

@@ -4,6 +4,11 @@
 //! new `.rtsnap` archive, named `<env>-<date>.rtsnap` in the snapshot directory unless
 //! `-o` names the file. The writing itself is `snapshot::write`, shared with import's
 //! pre-import backup; how each section is read from AWS lives in `section/`.
+//!
+//! With `--native-via s3://…` (or `native_via` in rtsnap.toml) the large tables are
+//! first exported by DynamoDB itself at one common point in time, then streamed into
+//! the archive from that staging area, which is emptied afterwards unless
+//! `--keep-staging` (see `section::tables::native`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +23,7 @@ use crate::files::check_snapshot_location;
 use crate::progress::Progress;
 use crate::section::assets::export::{AssetsScope, Embed};
 use crate::section::tables::discover_tables;
+use crate::section::tables::native::{export_natively, NativeExports, NativeVia};
 use crate::section::tables::relations::parse_relations;
 use crate::section::Only;
 use crate::snapshot::write::{write_snapshot, SnapshotScope};
@@ -36,6 +42,14 @@ pub struct ExportOptions {
     /// `[[relations]]` of rtsnap.toml: checked while the items stream, the result
     /// recorded in `MANIFEST.json` (a warning, never a failure).
     pub relations: Vec<Relation>,
+    /// `--native-via s3://BUCKET/PREFIX`; otherwise the environment's `native_via`.
+    pub native_via: Option<String>,
+    /// `--native-min-items N`; otherwise the environment's `native_min_items`, else 0.
+    pub native_min_items: Option<u64>,
+    /// `--no-native`: scan every table even when the environment has `native_via`.
+    pub no_native: bool,
+    /// `--keep-staging`: leave the export's objects in the staging bucket.
+    pub keep_staging: bool,
 }
 
 /// What `export` wrote.
@@ -94,7 +108,30 @@ pub async fn export(
         .or_else(|| env.region.clone())
         .unwrap_or_default();
     let relations = parse_relations(&options.relations)?;
+    let native = match native_via(env, options)? {
+        Some(via) => {
+            let min_items = options
+                .native_min_items
+                .or(env.native_min_items)
+                .unwrap_or(0);
+            let counted = crate::section::tables::scan::describe_all(&dynamo, &tables)
+                .await?
+                .into_iter()
+                .map(|(model, d)| {
+                    let table = d.schema.table_name.clone();
+                    (model, (table, d.item_count))
+                })
+                .collect();
+            let staging = S3::new(&sdk, &via.bucket);
+            export_natively(
+                &dynamo, staging, &env.name, &counted, min_items, &via, progress,
+            )
+            .await?
+        }
+        None => None,
+    };
     let scope = SnapshotScope {
+        native: native.as_ref(),
         relations: &relations,
         region: &region,
         tables: &tables,
@@ -110,7 +147,55 @@ pub async fn export(
             },
         }),
     };
-    write_snapshot(&dynamo, env, &scope, &path, key, progress).await
+    let written = write_snapshot(&dynamo, env, &scope, &path, key, progress).await;
+    let Some(native) = native else {
+        return written;
+    };
+    let kept = options.keep_staging || !remove_staging(&native, progress).await;
+    let mut report = written?;
+    report.native = Some(native.summary(kept));
+    Ok(report)
+}
+
+/// The staging area to export through, if any: the flag, else the environment's
+/// setting (unless `--no-native`).
+fn native_via(env: &Environment, options: &ExportOptions) -> Result<Option<NativeVia>> {
+    if options.no_native {
+        if options.native_via.is_some() {
+            return Err(Error::Usage(
+                "--no-native and --native-via contradict each other".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(url) = options.native_via.as_ref().or(env.native_via.as_ref()) else {
+        if options.keep_staging || options.native_min_items.is_some() {
+            return Err(Error::Usage(format!(
+                "--keep-staging and --native-min-items need --native-via (or native_via for `{}`)",
+                env.name
+            )));
+        }
+        return Ok(None);
+    };
+    NativeVia::parse(url)
+        .map(Some)
+        .map_err(|why| Error::Usage(format!("--native-via: {why}")))
+}
+
+/// Removes the staging objects (after the archive is committed, or after a failure:
+/// they are of no use to a later run). Returns false, with a warning, when that
+/// failed: the objects are then still there.
+async fn remove_staging(native: &NativeExports, progress: &dyn Progress) -> bool {
+    match native.remove_staging().await {
+        Ok(n) => {
+            progress.note(&format!("removed {n} staging objects"));
+            true
+        }
+        Err(e) => {
+            tracing::warn!("staging objects not removed: {e}");
+            false
+        }
+    }
 }
 
 /// `<dir>/<env>-<YYYY-MM-DD>.rtsnap`, or `…-HHMMSS.rtsnap` when that is taken.

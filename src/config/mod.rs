@@ -94,6 +94,12 @@ pub struct EnvironmentFile {
     /// This environment is another name for `<env>`'s tables (otherwise two
     /// environments on the same tables are refused); protection follows.
     pub alias_of: Option<String>,
+    /// `s3://BUCKET/PREFIX`: export large tables through DynamoDB's own export
+    /// (design §6) staged there, instead of scanning them.
+    pub native_via: Option<String>,
+    /// With `native_via`: only tables with at least this many items (DescribeTable's
+    /// estimate) go native; default 0, every table.
+    pub native_min_items: Option<u64>,
 }
 
 /// `[[relations]]`: `from = "Request.contactId"`, `to = "Contact.id"`.
@@ -121,6 +127,9 @@ pub struct Environment {
     pub protected: bool,
     /// Why the environment is protected although its own section does not say so.
     pub protected_by: Option<String>,
+    /// `native_via` / `native_min_items` of the file (see [`EnvironmentFile`]).
+    pub native_via: Option<String>,
+    pub native_min_items: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +249,8 @@ impl Config {
             required_models: file.required_models.clone(),
             protected: file.protected,
             protected_by: None,
+            native_via: file.native_via.clone(),
+            native_min_items: file.native_min_items,
         };
         env.validate()?;
         let mut env = env;
@@ -301,6 +312,10 @@ impl Environment {
                     "endpoint_url {url:?} must start with http:// or https://"
                 )));
             }
+        }
+        if let Some(via) = &self.native_via {
+            crate::section::tables::native::NativeVia::parse(via)
+                .map_err(|why| invalid(format!("native_via: {why}")))?;
         }
         for model in &self.required_models {
             crate::archive::layout::check_model_name(model)
@@ -577,5 +592,22 @@ backend_suffix = "sandboxsuffix"
             .unwrap_err()
             .to_string()
             .contains("http://"));
+    }
+
+    #[test]
+    fn native_via_and_threshold_are_read_and_checked() {
+        let config = Config::parse(
+            "[environments.a]\nbackend_suffix = \"ok\"\nnative_via = \"s3://stage/exports\"\nnative_min_items = 1000000\n[environments.b]\nbackend_suffix = \"ok2\"\nnative_via = \"stage/exports\"\n",
+            "x.toml",
+        )
+        .unwrap();
+        let a = config.environment_with("a", |_| None).unwrap();
+        assert_eq!(a.native_via.as_deref(), Some("s3://stage/exports"));
+        assert_eq!(a.native_min_items, Some(1_000_000));
+        let err = config
+            .environment_with("b", |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("native_via"), "{err}");
     }
 }

@@ -45,6 +45,9 @@ pub(crate) struct SnapshotScope<'a> {
     /// Relations to check while the items stream to the archive (export: the
     /// configuration's; backups: none). The result goes into `MANIFEST.json`.
     pub relations: &'a [RelationSpec],
+    /// Tables already exported by DynamoDB (`export --native-via`): streamed from S3
+    /// instead of scanned. Backups always scan.
+    pub native: Option<&'a tables::native::NativeExports>,
 }
 
 /// What was written: the file, its checksum and sidecar, and what it holds.
@@ -66,6 +69,9 @@ pub struct WrittenSnapshot {
     pub integrity: Option<crate::archive::header::IntegritySummary>,
     /// AWS calls retried (throttling, transient failures) so far in this process.
     pub retries: crate::aws::RetryStats,
+    /// With `--native-via`: the common export time, the exports and the staging area.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub native: Option<tables::native::NativeSummary>,
 }
 
 /// Writes a snapshot of `env` (as `scope` says) to `path`. `absent` tables (model →
@@ -106,7 +112,7 @@ pub(crate) async fn write_snapshot(
     // Users and the asset manifest are read while the tables stream; their entries
     // follow the tables in the archive (and embedded asset bytes stream after users).
     let (exported, users, assets) = tokio::join!(
-        tables::export_tables(dynamo, &described, &sink, progress),
+        tables::export_tables(dynamo, &described, &sink, scope.native, progress),
         collect_users(scope.users, progress),
         collect_assets_if(scope.assets.as_ref(), progress)
     );
@@ -159,6 +165,7 @@ fn written_report(
         assets: manifest.assets.clone(),
         integrity: manifest.integrity.clone(),
         retries: crate::aws::retry_stats(),
+        native: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! DynamoDB: table discovery, schema capture and creation, parallel scans, and batch
 //! writes that never drop an item.
 //!
-//! Counting and sampling for `analyze` are in `count.rs`.
+//! Counting and sampling for `analyze` are in `count.rs`; point-in-time exports
+//! (design §6) in `native.rs`.
 //!
 //! Retries follow one rule: back off (capped exponential, full jitter) only on
 //! throttling and on `UnprocessedItems`; every other error fails at once with the
@@ -18,12 +19,14 @@ use tokio::sync::mpsc;
 
 mod convert;
 mod count;
+mod native;
 
 use convert::{
     gsi_to_sdk, key_schema_to_sdk, projection_to_sdk, schema_from_description, throughput_to_sdk,
 };
 pub use convert::{item_from_sdk, item_to_sdk};
 pub use count::FirstPage;
+pub use native::{ExportState, PitrWindow};
 
 use super::{backoff, count_retry, retry_budget, retrying, service_error, AwsError};
 use crate::archive::item::Item;

@@ -61,6 +61,18 @@ pub enum Command {
         /// Allow -o to name a file inside a git work tree.
         #[arg(long)]
         allow_in_repo: bool,
+        /// Let DynamoDB export the tables (ExportTableToPointInTime, one common export time, PITR needed) to this staging area, then stream them into the snapshot; overrides native_via of rtsnap.toml.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        native_via: Option<String>,
+        /// With a native export: only tables with at least N items (DescribeTable's estimate) go native; the rest are scanned. Default: native_min_items of rtsnap.toml, else 0.
+        #[arg(long, value_name = "N")]
+        native_min_items: Option<u64>,
+        /// Scan every table even if rtsnap.toml sets native_via.
+        #[arg(long)]
+        no_native: bool,
+        /// Leave the native export's objects in the staging bucket (removed by default).
+        #[arg(long)]
+        keep_staging: bool,
     },
     /// Restore a snapshot's tables, users and assets into an environment (verify, check, plan, confirm, back up, write, verify).
     Import {

@@ -109,6 +109,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             only,
             with_assets,
             allow_in_repo,
+            native_via,
+            native_min_items,
+            no_native,
+            keep_staging,
         } => {
             let config = Config::discover(cli.config.as_deref())?;
             let environment = config.environment(&env)?;
@@ -119,6 +123,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 allow_in_repo,
                 with_assets,
                 relations: config.relations.clone(),
+                native_via,
+                native_min_items,
+                no_native,
+                keep_staging,
             };
             let progress = terminal::TerminalProgress::new(cli.no_progress || cli.json, cli.quiet);
             let report = runtime()?.block_on(rtsnap::command::export::export(

@@ -33,6 +33,20 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
     if let Some(integrity) = &report.integrity {
         crate::render_check::integrity_lines(&mut text, integrity, false);
     }
+    if let Some(native) = &report.native {
+        text.push_str(&format!(
+            "native export of {} tables at {} via s3://{}/{} ({})\n",
+            native.tables.len(),
+            native.export_time,
+            native.bucket,
+            native.staging_prefix,
+            if native.staging_kept {
+                "staging kept"
+            } else {
+                "staging removed"
+            }
+        ));
+    }
     retries_line(&mut text, &report.retries);
     text
 }

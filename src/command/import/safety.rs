@@ -119,6 +119,7 @@ pub(super) async fn backup(
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let scope = SnapshotScope {
         relations: &[],
+        native: None,
         region: &region,
         tables: &existing,
         absent: &absent,

@@ -136,6 +136,8 @@ pub async fn init(options: &InitOptions) -> Result<InitReport> {
         required_models: Vec::new(),
         protected: false,
         protected_by: None,
+        native_via: None,
+        native_min_items: None,
     };
     let tables = Dynamo::new(&crate::aws::sdk_config(&connection).await)
         .list_tables()

@@ -2,6 +2,7 @@
 //! their schemas and every item.
 //!
 //! - export: [`scan`] discovers, describes and scans the tables into the archive writer;
+//!   [`native`] lets DynamoDB export large tables to S3 and streams them in instead;
 //! - read: [`read`] streams the snapshot's items back;
 //! - plan: [`target`] checks (by [`compatible`]'s rule) and indexes the target tables,
 //!   [`plan`] diffs by primary key;
@@ -16,6 +17,7 @@ pub mod compare;
 pub mod compatible;
 pub mod estimate;
 pub mod index;
+pub mod native;
 pub mod plan;
 pub mod read;
 pub mod relations;

@@ -3,7 +3,9 @@
 //! few tables ahead of the archive writer. Pages of items flow through bounded channels
 //! to the writer, so memory is bounded by the channels (a few 1 MB scan pages per
 //! table in flight), whatever the table sizes. Tables are written whole and in model
-//! order, as the format requires.
+//! order, as the format requires. A table exported natively (design §6) takes the
+//! same road: its export's items flow into the same page channel
+//! ([`super::native::stream_table`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::snapshot::write::{ArchiveSink, WriterMessage};
+
+use super::native::NativeExports;
 
 /// Tables being scanned at once, besides the one being written.
 const TABLES_AHEAD: usize = 3;
@@ -143,6 +147,7 @@ pub(crate) async fn export_tables(
     dynamo: &Dynamo,
     tables: &[ScopedTable],
     writer: &ArchiveSink,
+    native: Option<&NativeExports>,
     progress: &dyn Progress,
 ) -> Result<()> {
     let estimate: u64 = tables.iter().map(|(_, t, _)| t.item_count).sum();
@@ -151,11 +156,11 @@ pub(crate) async fn export_tables(
     let mut upcoming = tables.iter();
     let mut in_flight: VecDeque<TableScan> = VecDeque::new();
     for table in upcoming.by_ref().take(TABLES_AHEAD + 1) {
-        in_flight.push_back(TableScan::start(dynamo, table));
+        in_flight.push_back(TableScan::start(dynamo, table, native));
     }
     while let Some(mut scan) = in_flight.pop_front() {
         if let Some(next) = upcoming.next() {
-            in_flight.push_back(TableScan::start(dynamo, next));
+            in_flight.push_back(TableScan::start(dynamo, next, native));
         }
         let task = progress.start(&scan.model, Some(scan.estimate));
         writer
@@ -191,13 +196,32 @@ struct TableScan {
     schema: TableSchema,
     estimate: u64,
     pages: mpsc::Receiver<Vec<Item>>,
-    segments: tokio::task::JoinSet<std::result::Result<u64, crate::aws::AwsError>>,
+    segments: tokio::task::JoinSet<Result<u64>>,
 }
 
 impl TableScan {
     /// Starts the segments' scans; a table that does not exist (`scan` false) yields
-    /// no items.
-    fn start(dynamo: &Dynamo, (model, table, scan): &ScopedTable) -> TableScan {
+    /// no items; a table in `native` streams its export instead.
+    fn start(
+        dynamo: &Dynamo,
+        (model, table, scan): &ScopedTable,
+        native: Option<&NativeExports>,
+    ) -> TableScan {
+        let export = native.and_then(|n| n.get(model).map(|e| (n.s3.clone(), e.clone())));
+        if let (Some((s3, export)), true) = (export, *scan) {
+            let (tx, rx) = mpsc::channel(PAGES_PER_TABLE);
+            let mut segments = tokio::task::JoinSet::new();
+            let name = model.clone();
+            segments
+                .spawn(async move { super::native::stream_table(&s3, &name, &export, tx).await });
+            return TableScan {
+                model: model.clone(),
+                schema: table.schema.clone(),
+                estimate: table.item_count,
+                pages: rx,
+                segments,
+            };
+        }
         let total = if *scan {
             segments_for(table.size_bytes, table.item_count)
         } else {
@@ -208,7 +232,12 @@ impl TableScan {
         let name: Arc<str> = Arc::from(table.schema.table_name.as_str());
         for segment in 0..total {
             let (dynamo, tx, name) = (dynamo.clone(), tx.clone(), Arc::clone(&name));
-            segments.spawn(async move { dynamo.scan_segment(&name, segment, total, tx).await });
+            segments.spawn(async move {
+                dynamo
+                    .scan_segment(&name, segment, total, tx)
+                    .await
+                    .map_err(Error::from)
+            });
         }
         TableScan {
             model: model.clone(),
@@ -222,9 +251,7 @@ impl TableScan {
     async fn finish(&mut self) -> Result<u64> {
         let mut total = 0;
         while let Some(joined) = self.segments.join_next().await {
-            total += joined
-                .map_err(|e| Error::Failed(format!("scan task: {e}")))?
-                .map_err(Error::from)?;
+            total += joined.map_err(|e| Error::Failed(format!("scan task: {e}")))??;
         }
         Ok(total)
     }
