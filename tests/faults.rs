@@ -1,6 +1,7 @@
 //! Retries under injected faults (issue 10), through the fault proxy of
 //! `tests/common/faults.rs` between rtsnap and moto: throttling, 5xx answers, dropped
-//! connections and slow answers on DynamoDB, Cognito and S3 alike.
+//! connections and slow answers on DynamoDB, Cognito and S3 alike, and BatchWriteItem
+//! applied in part with the rest returned as `UnprocessedItems`.
 //!
 //! - At 30 % faults, export and import of a table plus users and objects end exactly
 //!   equal, with the retries reported.
@@ -142,6 +143,21 @@ async fn issue_10_thirty_percent_faults_lose_nothing_and_the_retries_are_reporte
         "faults were injected: {:?}",
         proxy.counts
     );
+    // Issue 10: BatchWriteItem applied in part, the rest returned as UnprocessedItems.
+    assert!(
+        proxy
+            .counts
+            .partial_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+            && proxy
+                .counts
+                .deferred_writes
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0,
+        "some batches were applied in part: {:?}",
+        proxy.counts
+    );
 
     // Checked directly on the emulator, not through rtsnap.
     let mut source = world.scan_all(&world.table("staging", "Contact")).await;
@@ -159,11 +175,13 @@ async fn issue_10_thirty_percent_faults_lose_nothing_and_the_retries_are_reporte
         keys(&world, &source_bucket).await
     );
     eprintln!(
-        "faults injected {} (throttled {}, 5xx {}, resets {}), delayed {}; rtsnap retried {retried}",
+        "faults injected {} (throttled {}, 5xx {}, resets {}, partial batches {} deferring {} writes), delayed {}; rtsnap retried {retried}",
         proxy.counts.faults(),
         proxy.counts.throttled.load(std::sync::atomic::Ordering::Relaxed),
         proxy.counts.server_errors.load(std::sync::atomic::Ordering::Relaxed),
         proxy.counts.resets.load(std::sync::atomic::Ordering::Relaxed),
+        proxy.counts.partial_batches.load(std::sync::atomic::Ordering::Relaxed),
+        proxy.counts.deferred_writes.load(std::sync::atomic::Ordering::Relaxed),
         proxy.counts.delayed.load(std::sync::atomic::Ordering::Relaxed),
     );
 }

@@ -8,16 +8,24 @@
 //! - Cognito: `TooManyRequestsException` (400), 500, 503;
 //! - S3: `SlowDown` (503), `InternalError` (500);
 //! - any service: a connection closed without an answer, or an answer delayed by 0.3 s
-//!   (the request still goes through).
+//!   (the request still goes through);
+//! - DynamoDB `BatchWriteItem`: applied in part, the rest returned as `UnprocessedItems`,
+//!   the way DynamoDB answers a throttled batch (see [`partial_batch`]).
 //!
-//! A faulted request never reaches the emulator, so nothing is applied twice: what rtsnap
-//! must do is retry, and the test checks that every item, user and object arrives. The
-//! choice is a seeded pseudo-random sequence, so a run can be repeated.
+//! A faulted request never reaches the emulator (a partial batch: only the part the
+//! answer says was applied), so nothing is applied twice: what rtsnap must do is retry,
+//! and the test checks that every item, user and object arrives. The choice is a seeded
+//! pseudo-random sequence, so a run can be repeated.
+//!
+//! The proxy can also *hold* (see [`FaultProxy::hold_after`]): after a given number of
+//! requests of one operation it forwards nothing more, so a test can kill rtsnap at an
+//! exact point (e.g. after the 3rd `AdminCreateUser`) instead of racing a poller.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the proxy did, by kind.
@@ -28,6 +36,10 @@ pub struct FaultCounts {
     pub server_errors: AtomicU64,
     pub resets: AtomicU64,
     pub delayed: AtomicU64,
+    /// `BatchWriteItem`s applied in part.
+    pub partial_batches: AtomicU64,
+    /// Write requests those partial batches returned as `UnprocessedItems`.
+    pub deferred_writes: AtomicU64,
 }
 
 impl FaultCounts {
@@ -36,6 +48,7 @@ impl FaultCounts {
         self.throttled.load(Ordering::Relaxed)
             + self.server_errors.load(Ordering::Relaxed)
             + self.resets.load(Ordering::Relaxed)
+            + self.partial_batches.load(Ordering::Relaxed)
     }
 }
 
@@ -46,6 +59,36 @@ pub struct FaultProxy {
     pub counts: Arc<FaultCounts>,
     /// Fault probability in per mille; change it while running with [`FaultProxy::set_rate`].
     rate: Arc<AtomicU64>,
+    gate: Arc<Gate>,
+}
+
+/// Holds every request once `after` requests of `operation` were forwarded.
+#[derive(Default)]
+struct Gate {
+    /// (operation, how many of it to forward); `None`: never hold.
+    rule: Mutex<Option<(String, u64)>>,
+    /// Forwarded requests, by operation.
+    forwarded: Mutex<HashMap<String, u64>>,
+    holding: AtomicBool,
+}
+
+impl Gate {
+    /// Whether `operation` may be forwarded now; counts it if so.
+    fn admit(&self, operation: &str) -> bool {
+        let rule = self.rule.lock().expect("gate rule");
+        let mut forwarded = self.forwarded.lock().expect("gate counts");
+        if self.holding.load(Ordering::SeqCst) {
+            return false;
+        }
+        if let Some((op, after)) = rule.as_ref() {
+            if op == operation && forwarded.get(op).copied().unwrap_or(0) >= *after {
+                self.holding.store(true, Ordering::SeqCst);
+                return false;
+            }
+        }
+        *forwarded.entry(operation.to_owned()).or_default() += 1;
+        true
+    }
 }
 
 impl FaultProxy {
@@ -61,17 +104,19 @@ impl FaultProxy {
         let counts = Arc::new(FaultCounts::default());
         let rate = Arc::new(AtomicU64::new(percent * 10));
         let sequence = Arc::new(AtomicU64::new(seed));
-        let (c, r) = (Arc::clone(&counts), Arc::clone(&rate));
+        let gate = Arc::new(Gate::default());
+        let shared = Shared {
+            upstream,
+            counts: Arc::clone(&counts),
+            rate: Arc::clone(&rate),
+            sequence,
+            gate: Arc::clone(&gate),
+        };
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (upstream, counts, rate, sequence) = (
-                    upstream.clone(),
-                    Arc::clone(&c),
-                    Arc::clone(&r),
-                    Arc::clone(&sequence),
-                );
+                let shared = shared.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(client, &upstream, &counts, &rate, &sequence);
+                    let _ = serve(client, &shared);
                 });
             }
         });
@@ -79,7 +124,35 @@ impl FaultProxy {
             endpoint,
             counts,
             rate,
+            gate,
         }
+    }
+
+    /// From now on, forwards `after` requests of `operation` (counted from the proxy's
+    /// start; an operation is e.g. `BatchWriteItem`, `AdminCreateUser`, `PutObject`,
+    /// `CopyObject`, `GetObject`, see [`operation`]); the next one, and every request
+    /// after it, is held: never forwarded, its connection left open until [`FaultProxy::release`].
+    pub fn hold_after(&self, operation: &str, after: u64) {
+        *self.gate.rule.lock().expect("gate rule") = Some((operation.to_owned(), after));
+    }
+
+    /// Whether the proxy is holding (the gate of [`FaultProxy::hold_after`] closed).
+    pub fn holding(&self) -> bool {
+        self.gate.holding.load(Ordering::SeqCst)
+    }
+
+    /// Requests of `operation` forwarded so far.
+    pub fn forwarded(&self, operation: &str) -> u64 {
+        let counts = self.gate.forwarded.lock().expect("gate counts");
+        counts.get(operation).copied().unwrap_or(0)
+    }
+
+    /// Opens the gate again: held requests are dropped (their connections closed) and new
+    /// ones are forwarded; the counts start from zero.
+    pub fn release(&self) {
+        *self.gate.rule.lock().expect("gate rule") = None;
+        self.gate.forwarded.lock().expect("gate counts").clear();
+        self.gate.holding.store(false, Ordering::SeqCst);
     }
 
     pub fn set_rate(&self, percent: u64) {
@@ -112,21 +185,50 @@ fn next(sequence: &AtomicU64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn serve(
-    client: TcpStream,
-    upstream: &str,
-    counts: &FaultCounts,
-    rate: &AtomicU64,
-    sequence: &AtomicU64,
-) -> std::io::Result<()> {
+/// What every connection's thread shares.
+#[derive(Clone)]
+struct Shared {
+    upstream: String,
+    counts: Arc<FaultCounts>,
+    rate: Arc<AtomicU64>,
+    sequence: Arc<AtomicU64>,
+    gate: Arc<Gate>,
+}
+
+fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let Shared {
+        upstream,
+        counts,
+        rate,
+        sequence,
+        gate,
+    } = shared;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut writer = client;
     loop {
         let Some(request) = read_request(&mut reader, &mut writer)? else {
             return Ok(());
         };
+        let operation = operation(&request);
+        if !gate.admit(&operation) {
+            // Held: wait for the test to kill the client, then drop the request.
+            while gate.holding.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Ok(());
+        }
+        let rate_now = rate.load(Ordering::Relaxed);
+        // Half the fault rate again for partial batches, on top of the other faults; never
+        // at 100 % (a partial batch makes progress: those faults would clear).
+        if operation == "BatchWriteItem" && rate_now < 1000 && next(sequence) % 1000 < rate_now / 2
+        {
+            if let Some(answer) = partial_batch(&request, upstream, counts)? {
+                writer.write_all(&answer)?;
+                continue;
+            }
+        }
         let roll = next(sequence);
-        if roll % 1000 < rate.load(Ordering::Relaxed) {
+        if roll % 1000 < rate_now {
             match (roll / 1000) % 5 {
                 0 => {
                     counts.resets.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +334,126 @@ fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
     let mut response = Vec::new();
     out.read_to_end(&mut response)?;
     Ok(response)
+}
+
+/// The request's operation: the `X-Amz-Target` action for DynamoDB and Cognito; for S3
+/// (path-style `/bucket/key`) one of `PutObject`, `CopyObject`, `GetObject`,
+/// `HeadObject`, `DeleteObject`, `DeleteObjects`, `ListObjectsV2`, else `S3 <METHOD>`.
+pub fn operation_of(head: &[String], target: Option<&str>) -> String {
+    if let Some(target) = target {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    let mut words = head.first().map(|l| l.split(' ')).into_iter().flatten();
+    let (method, uri) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let has_key = path.trim_start_matches('/').contains('/');
+    let copy = head
+        .iter()
+        .any(|l| l.to_ascii_lowercase().starts_with("x-amz-copy-source:"));
+    match (method, has_key) {
+        ("PUT", true) if copy => "CopyObject",
+        ("PUT", true) => "PutObject",
+        ("GET", true) => "GetObject",
+        ("HEAD", true) => "HeadObject",
+        ("DELETE", true) => "DeleteObject",
+        ("POST", false) if query.starts_with("delete") => "DeleteObjects",
+        ("GET", false) if query.contains("list-type=2") => "ListObjectsV2",
+        _ => return format!("S3 {method}"),
+    }
+    .to_owned()
+}
+
+fn operation(request: &Request) -> String {
+    operation_of(&request.head, request.header("x-amz-target"))
+}
+
+/// Applies the first half of a `BatchWriteItem` and answers with the rest as
+/// `UnprocessedItems`, merged with whatever the emulator itself left unprocessed, the
+/// way DynamoDB answers when part of a batch hit a throttled partition. `None` (nothing
+/// sent) for a batch of one request, which cannot be split.
+fn partial_batch(
+    request: &Request,
+    upstream: &str,
+    counts: &FaultCounts,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let invalid = |e: serde_json::Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let body: serde_json::Value = serde_json::from_slice(&request.body).map_err(invalid)?;
+    let Some(tables) = body["RequestItems"].as_object() else {
+        return Ok(None);
+    };
+    let writes: Vec<(&String, &serde_json::Value)> = tables
+        .iter()
+        .flat_map(|(table, ops)| {
+            ops.as_array()
+                .into_iter()
+                .flatten()
+                .map(move |op| (table, op))
+        })
+        .collect();
+    if writes.len() < 2 {
+        return Ok(None);
+    }
+    let (applied, deferred) = writes.split_at(writes.len() / 2);
+    let group = |part: &[(&String, &serde_json::Value)]| {
+        let mut map = serde_json::Map::new();
+        for (table, op) in part {
+            let ops = map
+                .entry(table.to_string())
+                .or_insert_with(|| serde_json::json!([]));
+            ops.as_array_mut().expect("an array").push((*op).clone());
+        }
+        map
+    };
+    let mut sent = body.clone();
+    sent["RequestItems"] = group(applied).into();
+    let sent_body = serde_json::to_vec(&sent).map_err(invalid)?;
+    let mut head: Vec<String> = request
+        .head
+        .iter()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .cloned()
+        .collect();
+    head.push(format!("Content-Length: {}", sent_body.len()));
+    let response = forward(
+        &Request {
+            head,
+            body: sent_body,
+        },
+        upstream,
+    )?;
+    let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(Some(response));
+    };
+    if !response.starts_with(b"HTTP/1.1 200") {
+        // The emulator refused the part; the client retries the whole batch.
+        return Ok(Some(response));
+    }
+    let mut answer: serde_json::Value =
+        serde_json::from_slice(&response[split + 4..]).map_err(invalid)?;
+    let mut unprocessed = answer["UnprocessedItems"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (table, ops) in group(deferred) {
+        let list = unprocessed
+            .entry(table)
+            .or_insert_with(|| serde_json::json!([]));
+        let list = list.as_array_mut().expect("an array");
+        list.extend(ops.as_array().into_iter().flatten().cloned());
+    }
+    answer["UnprocessedItems"] = unprocessed.into();
+    counts.partial_batches.fetch_add(1, Ordering::Relaxed);
+    counts
+        .deferred_writes
+        .fetch_add(deferred.len() as u64, Ordering::Relaxed);
+    let body = serde_json::to_string(&answer).map_err(invalid)?;
+    Ok(Some(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    ))
 }
 
 /// Which AWS service a request is for.
