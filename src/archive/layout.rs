@@ -84,6 +84,29 @@ impl EntryKind {
         };
         Ok(kind)
     }
+
+    /// The largest size the format allows for an entry of this kind, if it sets one.
+    /// The reader checks a tar header's claimed size against it before reading a byte,
+    /// so that an entry claiming 1 TiB is refused for what it is, not for the garbage
+    /// (the next entries' bytes) it would otherwise read as its content; the writer
+    /// checks the same limit so that it never makes an archive the reader refuses.
+    pub fn max_size(&self) -> Option<u64> {
+        match self {
+            EntryKind::TableItems { .. } => Some(MAX_CHUNK_BYTES as u64),
+            _ => None,
+        }
+    }
+
+    /// Why `size` is refused for the entry at `path`, when it is over [`Self::max_size`].
+    pub fn check_size(&self, path: &str, size: u64) -> Result<(), String> {
+        match self.max_size() {
+            Some(max) if size > max => Err(format!(
+                "{path} claims {size} bytes, over the {max} bytes (16 MiB) an items chunk \
+                 may hold (docs/format.md §4.2)"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// `items-000001.jsonl` → 1. Chunks are numbered from 1 with six digits (more if needed).
@@ -191,6 +214,18 @@ mod tests {
             EntryKind::classify(&format!("assets/blobs/{name}")).unwrap(),
             EntryKind::AssetBlob { name }
         );
+    }
+
+    #[test]
+    fn an_items_chunk_over_16_mib_is_refused_naming_its_claimed_size() {
+        let items = EntryKind::classify("tables/Contact/items-000001.jsonl").unwrap();
+        assert_eq!(items.check_size("p", MAX_CHUNK_BYTES as u64), Ok(()));
+        let why = items.check_size("p", 1 << 40).unwrap_err();
+        assert!(why.contains("claims 1099511627776 bytes"), "{why}");
+        assert!(why.contains("16 MiB"), "{why}");
+        // Other entries have no size limit in the format.
+        let users = EntryKind::classify("users/users.jsonl").unwrap();
+        assert_eq!(users.check_size("p", 1 << 40), Ok(()));
     }
 
     #[test]

@@ -112,6 +112,8 @@ fn walk<R: Read>(
         let kind = EntryKind::classify(&path)?;
         state.check_order(&path, &kind)?;
         let size = entry.size();
+        kind.check_size(&path, size)
+            .map_err(ArchiveError::Corrupt)?;
         match (&kind, header.as_ref()) {
             (EntryKind::Header, _) => {
                 let bytes = read_document(&mut entry, &path)?;

@@ -199,6 +199,7 @@ impl<W: Write> SnapshotWriter<W> {
         pre_counted: bool,
     ) -> Result<(), ArchiveError> {
         let kind = EntryKind::classify(path)?;
+        kind.check_size(path, size).map_err(ArchiveError::Invalid)?;
         self.check_order(path, &kind)?;
         let mode = match &kind {
             EntryKind::TableItems { .. } => Some(LineMode::Items),
@@ -415,6 +416,25 @@ fn created_at_epoch(created_at: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A packed snapshot directory whose items file is over the format's chunk limit
+    /// would make an archive every reader refuses: the writer refuses it first.
+    #[test]
+    fn an_items_entry_over_the_chunk_limit_is_refused_before_it_is_written() {
+        let (_, recipient) = super::super::crypto::generate_identity();
+        let key = EncryptionKey::from_recipient_lines([recipient.as_str()]).unwrap();
+        let header = br#"{"format":"rtsnap","format_version":1,"tool_version":"0.1.0","created_at":"2025-08-12T09:30:00Z","source":{"env":"t","backend_suffix":"s","region":"us-west-1","user_pool_id":null,"bucket":null},"sections":["tables"]}"#;
+        let mut writer = SnapshotWriter::with_header_bytes(Vec::new(), &key, header).unwrap();
+        writer
+            .add_bytes("tables/Contact/schema.json", b"{}")
+            .unwrap();
+        let size = MAX_CHUNK_BYTES as u64 + 1;
+        let err = writer
+            .add_entry("tables/Contact/items-000001.jsonl", size, std::io::empty())
+            .unwrap_err();
+        assert!(matches!(err, ArchiveError::Invalid(_)), "{err:?}");
+        assert!(err.to_string().contains("claims 16777217 bytes"), "{err}");
+    }
 
     #[test]
     fn pax_record_length_counts_itself() {
