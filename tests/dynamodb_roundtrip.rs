@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue as V;
+use common::recorder::MotoRecording;
 use common::world::{simple_item, SdkItem, World};
 use common::Server;
 
@@ -298,4 +299,82 @@ async fn exact_restore_deletes_extras_and_merge_keeps_them_on_moto() {
 #[tokio::test(flavor = "multi_thread")]
 async fn exact_restore_deletes_extras_and_merge_keeps_them_on_dynalite() {
     exact_and_merge(Server::Dynalite).await;
+}
+
+/// Issue #10: "Deletes use the key exactly as the target stores it." A number key is
+/// spelled one way by the target (`100`, `2.50`) and another in rtsnap's canonical form
+/// (`1e2`, `25e-1`); the DeleteRequests moto received (its own request recorder) carry
+/// the spelling the target's scan returned, and the extras are gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_10_deletes_name_a_number_key_as_the_target_spells_it() {
+    let world = World::new(
+        Server::Moto,
+        "rawkeys",
+        &[("staging", false), ("production", false)],
+    );
+    let reading = |id: &str, at: &str| -> SdkItem {
+        HashMap::from([
+            ("id".into(), V::S(id.into())),
+            ("at".into(), V::N(at.into())),
+        ])
+    };
+    let source = world
+        .create_table("staging", "Reading", Some("at"), None)
+        .await;
+    world
+        .put_items(&source, vec![reading("r", "1"), reading("r", "2")])
+        .await;
+    world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
+    let target = world
+        .create_table("production", "Reading", Some("at"), None)
+        .await;
+    let extras = ["100", "2.50", "0.001", "-7.0"];
+    let mut seeded = vec![reading("r", "1"), reading("r", "2")];
+    seeded.extend(extras.iter().map(|at| reading("r", at)));
+    world.put_items(&target, seeded).await;
+    // What the target says its keys are: the spelling a delete must use.
+    let mut stored: Vec<String> = world
+        .scan_all(&target)
+        .await
+        .iter()
+        .filter_map(|i| match &i["at"] {
+            V::N(n) if !["1", "2"].contains(&n.as_str()) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    stored.sort();
+    assert_eq!(stored.len(), extras.len(), "{stored:?}");
+
+    let recording = MotoRecording::start(&world.endpoint);
+    let out = world.rtsnap(&["import", "snap.rtsnap", "--target", "production", "--yes"]);
+    let sent = recording.finish();
+    assert!(
+        out.status.success(),
+        "import: {}",
+        common::world::stderr(&out)
+    );
+
+    let mut deleted: Vec<String> = sent
+        .iter()
+        .filter(|r| r.target.ends_with(".BatchWriteItem"))
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok())
+        .filter_map(|body| body["RequestItems"][target.as_str()].as_array().cloned())
+        .flatten()
+        .filter_map(|w| {
+            w["DeleteRequest"]["Key"]["at"]["N"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    deleted.sort();
+    deleted.dedup();
+    assert_eq!(
+        deleted, stored,
+        "DeleteRequest keys as the target spells them"
+    );
+    let mut left: Vec<SdkItem> = world.scan_all(&target).await;
+    common::world::sort_items(&mut left);
+    let mut want = world.scan_all(&source).await;
+    common::world::sort_items(&mut want);
+    assert_eq!(left, want, "only the snapshot's items are left");
 }

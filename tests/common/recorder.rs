@@ -9,8 +9,11 @@
 //! The recorder is one switch for the whole moto process, which every test shares:
 //! the recording also holds other tests' requests (some of them split, see
 //! [`entry_in_line`]), so callers filter by their own resource (a pool id, a bucket)
-//! and assert that everything they expect is there. Only one test at a time may record; keep the
-//! window short, as everything moto receives meanwhile is written to its log.
+//! and assert that everything they expect is there. Only one test at a time may record
+//! (a reset by one would clear another's recording): [`MotoRecording::start`] takes an
+//! exclusive lock on a file named after moto's endpoint, held until
+//! [`MotoRecording::finish`], which serialises recordings across test processes. Keep
+//! the window short, as everything moto receives meanwhile is written to its log.
 
 use base64::Engine as _;
 
@@ -24,13 +27,31 @@ pub struct RecordedRequest {
 /// An open recording; [`MotoRecording::finish`] stops it and returns the requests.
 pub struct MotoRecording {
     endpoint: String,
+    /// Held (locked) for the recording's life; closing it releases the lock.
+    _lock: std::fs::File,
 }
 
 impl MotoRecording {
-    /// Clears moto's recording and starts a new one.
+    /// Waits for any other test's recording on the same moto to finish, then clears
+    /// moto's recording and starts a new one.
     pub fn start(endpoint: &str) -> MotoRecording {
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
+        let name: String = endpoint
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let path = std::env::temp_dir().join(format!("rtsnap-moto-recorder-{name}.lock"));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        lock.lock()
+            .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
         let recording = MotoRecording {
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
+            _lock: lock,
         };
         recording.post("reset-recording");
         recording.post("start-recording");

@@ -1,8 +1,10 @@
 //! The target side of a tables plan: an index built by scanning a live table. Per
 //! item it keeps only the primary key in canonical form and the SHA-256 of the item's
 //! canonical encoding: about 100 bytes plus the key's length per item (a 36-byte
-//! Amplify id: ~140 bytes, so ~140 MB for a million items). Snapshot items are streamed
-//! from the archive and compared against it, never held.
+//! Amplify id: ~140 bytes, so ~140 MB for a million items). A number key the target
+//! spells unlike the canonical form (`100` for `1e2`) is also kept as scanned, for
+//! deletes: about as much again for such items. Snapshot items are streamed from the
+//! archive and compared against it, never held.
 
 use std::collections::HashMap;
 
@@ -10,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::scan::segments_for;
 use crate::archive::schema::PrimaryKey;
-use crate::archive::{canonical_item, item_hash, Item, TableDigest};
+use crate::archive::{canonical_item, item_hash, normalize_number, AttrValue, Item, TableDigest};
 use crate::aws::dynamodb::Dynamo;
 use crate::error::{Error, Result};
 
@@ -18,7 +20,33 @@ use crate::error::{Error, Result};
 pub struct TargetIndex {
     pub key: PrimaryKey,
     pub items: HashMap<Vec<u8>, ([u8; 32], bool)>,
+    /// The key exactly as the scan returned it, kept only where it is spelled unlike
+    /// its canonical form (a number key: the target says `100`, the canonical form is
+    /// `1e2`), so that a delete names the key the way the target stores it.
+    pub raw_keys: HashMap<Vec<u8>, Item>,
     pub digest: TableDigest,
+}
+
+impl TargetIndex {
+    /// The key item to delete the target item with canonical key `canonical`: as the
+    /// target spelled it.
+    pub fn delete_key(&self, canonical: &[u8]) -> Result<Item> {
+        if let Some(raw) = self.raw_keys.get(canonical) {
+            return Ok(raw.clone());
+        }
+        let item = crate::archive::parse_item(canonical)
+            .map_err(|e| Error::Failed(format!("internal key encoding: {e}")))?;
+        Ok(key_item(&item, &self.key))
+    }
+}
+
+/// Whether a key attribute is spelled unlike its canonical form: only numbers can be
+/// (strings and binary are canonical as they are).
+fn spelled_differently(key_only: &Item) -> bool {
+    key_only.values().any(|v| match v {
+        AttrValue::N(n) => normalize_number(n).map_or(true, |c| c != *n),
+        _ => false,
+    })
 }
 
 /// The canonical form of an item's primary key, or why it has none.
@@ -51,6 +79,7 @@ pub async fn index_target(
     let mut index = TargetIndex {
         key,
         items: HashMap::new(),
+        raw_keys: HashMap::new(),
         digest: TableDigest::default(),
     };
     scan_table(dynamo, table, estimate, |item| {
@@ -58,6 +87,10 @@ pub async fn index_target(
         let key =
             key_bytes(&item, &index.key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
         index.digest.add_hash(&hash);
+        let key_only = key_item(&item, &index.key);
+        if spelled_differently(&key_only) {
+            index.raw_keys.insert(key.clone(), key_only);
+        }
         index.items.insert(key, (hash, false));
         Ok(())
     })

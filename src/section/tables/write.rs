@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::index::{key_bytes, key_item, TargetIndex};
+use super::index::{key_bytes, TargetIndex};
 use super::plan::TablePlan;
 use super::read::{for_each_item, Selection};
 use crate::archive::schema::TableSchema;
@@ -240,8 +240,7 @@ async fn produce_batches(
             for (model, index) in &owned {
                 for (k, (_, seen)) in &index.items {
                     if !seen {
-                        let item = decode_key(k)?;
-                        batcher.delete(model, key_item(&item, &index.key))?;
+                        batcher.delete(model, index.delete_key(k)?)?;
                     }
                 }
             }
@@ -253,12 +252,6 @@ async fn produce_batches(
     .map_err(|e| Error::Failed(format!("reader task: {e}")))?;
     *indexes = result?;
     Ok(())
-}
-
-/// Canonical key bytes back to an item: they are canonical DynamoDB JSON.
-fn decode_key(bytes: &[u8]) -> Result<Item> {
-    crate::archive::parse_item(bytes)
-        .map_err(|e| Error::Failed(format!("internal key encoding: {e}")))
 }
 
 /// Cuts per-table batches of at most 25 with no repeated key.
