@@ -1070,3 +1070,57 @@ async fn issue_10_a_backup_the_operator_cannot_open_stops_the_import() {
     assert!(err.contains("nothing was written to `sandbox`"), "{err}");
     assert!(!world.table_exists(&world.table("sandbox", "Contact")).await);
 }
+
+/// `cmd` run under a file-size limit of `kib` KiB (`ulimit -f`, with SIGXFSZ ignored so
+/// that a write past the limit fails with EFBIG instead of killing the process): the
+/// portable stand-in for a full disk, needing no root and no small filesystem.
+fn with_file_size_limit(cmd: &std::process::Command, kib: u64) -> std::process::Command {
+    let mut limited = std::process::Command::new("sh");
+    // dash and bash count `ulimit -f` in blocks of 512 and 1024 bytes: 512 is the
+    // smaller, so the limit is at most `kib` KiB either way.
+    limited
+        .arg("-c")
+        .arg(format!("ulimit -f {}; trap '' XFSZ; exec \"$0\" \"$@\"", kib * 2))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => limited.env(name, value),
+            None => limited.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        limited.current_dir(dir);
+    }
+    limited
+}
+
+/// Issue 10: "the writer's real error (disk full, permission) is what export reports".
+/// An export whose archive cannot be written past 4 KiB fails with the operating
+/// system's own reason on one line (not the pipeline's "writer stopped early"), exit 1,
+/// and leaves neither the snapshot nor its `.partial`.
+#[tokio::test]
+async fn issue_10_an_export_that_cannot_write_reports_the_write_error_and_leaves_nothing() {
+    let world = World::new(Server::Dynalite, "diskfull", &[("staging", false)]);
+    seed_staging(&world, 2_000, 1).await;
+    let full = world.rtsnap_json(&["export", "staging", "-o", "full.rtsnap"]);
+    let size = std::fs::metadata(world.dir.path().join("full.rtsnap"))
+        .unwrap()
+        .len();
+    assert!(size > 8 * 1024, "the archive ({size} bytes) must exceed the limit: {full}");
+
+    let out = with_file_size_limit(
+        &world.command(&["export", "staging", "-o", "limited.rtsnap", "--quiet"]),
+        4,
+    )
+    .output()
+    .unwrap();
+    let err = stderr(&out);
+    assert_eq!(exit_code(&out), 1, "{err}");
+    assert!(err.contains("File too large"), "the OS's reason: {err}");
+    assert!(!err.contains("stopped early"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for name in ["limited.rtsnap", "limited.rtsnap.partial"] {
+        assert!(!world.dir.path().join(name).exists(), "{name} is left");
+    }
+}
