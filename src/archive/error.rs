@@ -61,6 +61,21 @@ impl ArchiveError {
         )
     }
 
+    /// `text` from an archive (a tar header's bytes quoted in the tar crate's message)
+    /// made safe for a one-line error: control characters are escaped, so a hostile
+    /// archive can neither break the line nor send terminal escapes.
+    pub(crate) fn printable(text: &str) -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ArchiveError {
         let context = context.into();
         move |source| ArchiveError::Io { context, source }
