@@ -69,6 +69,10 @@ struct Gate {
     rule: Mutex<Option<(String, u64)>>,
     /// Forwarded requests, by operation.
     forwarded: Mutex<HashMap<String, u64>>,
+    /// Every forwarded request's operation, in the order the gate admitted them.
+    log: Mutex<Vec<String>>,
+    /// Admitted requests whose answer has not been written back yet.
+    in_flight: AtomicU64,
     holding: AtomicBool,
 }
 
@@ -87,7 +91,21 @@ impl Gate {
             }
         }
         *forwarded.entry(operation.to_owned()).or_default() += 1;
+        self.log
+            .lock()
+            .expect("gate log")
+            .push(operation.to_owned());
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         true
+    }
+}
+
+/// One admitted request until its answer is written (or its connection dropped).
+struct InFlight<'a>(&'a Gate);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -141,17 +159,31 @@ impl FaultProxy {
         self.gate.holding.load(Ordering::SeqCst)
     }
 
+    /// Whether every request the gate let through has been answered: once the proxy is
+    /// [holding](FaultProxy::holding) and settled, what reached the emulator is final
+    /// until [`FaultProxy::release`].
+    pub fn settled(&self) -> bool {
+        self.gate.in_flight.load(Ordering::SeqCst) == 0
+    }
+
     /// Requests of `operation` forwarded so far.
     pub fn forwarded(&self, operation: &str) -> u64 {
         let counts = self.gate.forwarded.lock().expect("gate counts");
         counts.get(operation).copied().unwrap_or(0)
     }
 
+    /// The operations of every request the gate let through so far, in order (counted
+    /// like [`FaultProxy::forwarded`]: from the proxy's start or the last release).
+    pub fn operations(&self) -> Vec<String> {
+        self.gate.log.lock().expect("gate log").clone()
+    }
+
     /// Opens the gate again: held requests are dropped (their connections closed) and new
-    /// ones are forwarded; the counts start from zero.
+    /// ones are forwarded; the counts and the log start from zero.
     pub fn release(&self) {
         *self.gate.rule.lock().expect("gate rule") = None;
         self.gate.forwarded.lock().expect("gate counts").clear();
+        self.gate.log.lock().expect("gate log").clear();
         self.gate.holding.store(false, Ordering::SeqCst);
     }
 
@@ -217,6 +249,7 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             }
             return Ok(());
         }
+        let _in_flight = InFlight(gate);
         let rate_now = rate.load(Ordering::Relaxed);
         // Half the fault rate again for partial batches, on top of the other faults; never
         // at 100 % (a partial batch makes progress: those faults would clear).
@@ -338,7 +371,8 @@ fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
 
 /// The request's operation: the `X-Amz-Target` action for DynamoDB and Cognito; for S3
 /// (path-style `/bucket/key`) one of `PutObject`, `CopyObject`, `GetObject`,
-/// `HeadObject`, `DeleteObject`, `DeleteObjects`, `ListObjectsV2`, else `S3 <METHOD>`.
+/// `HeadObject`, `DeleteObject`, `DeleteObjects`, `ListObjectsV2`, `HeadBucket`, else
+/// `S3 <METHOD>`.
 pub fn operation_of(head: &[String], target: Option<&str>) -> String {
     if let Some(target) = target {
         return target.rsplit('.').next().unwrap_or(target).to_owned();
@@ -346,7 +380,12 @@ pub fn operation_of(head: &[String], target: Option<&str>) -> String {
     let mut words = head.first().map(|l| l.split(' ')).into_iter().flatten();
     let (method, uri) = (words.next().unwrap_or(""), words.next().unwrap_or("/"));
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let has_key = path.trim_start_matches('/').contains('/');
+    // Path-style: `/bucket/key`. The SDK sends bucket-level calls (ListObjectsV2,
+    // DeleteObjects, HeadBucket) as `/bucket/` or `/bucket`: no key.
+    let has_key = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, key)| !key.is_empty());
     let copy = head
         .iter()
         .any(|l| l.to_ascii_lowercase().starts_with("x-amz-copy-source:"));
@@ -358,6 +397,7 @@ pub fn operation_of(head: &[String], target: Option<&str>) -> String {
         ("DELETE", true) => "DeleteObject",
         ("POST", false) if query.starts_with("delete") => "DeleteObjects",
         ("GET", false) if query.contains("list-type=2") => "ListObjectsV2",
+        ("HEAD", false) => "HeadBucket",
         _ => return format!("S3 {method}"),
     }
     .to_owned()
