@@ -87,8 +87,28 @@ impl Drop for StagedFile {
 /// so the next run can write under the same name; one that a running rtsnap is writing
 /// is refused.
 fn remove_if_stale(partial: &Path) -> Result<()> {
+    match sweep(partial)? {
+        Partial::Absent | Partial::Removed => Ok(()),
+        Partial::Live => Err(Error::Usage(format!(
+            "another rtsnap is writing {} right now; wait for it to finish",
+            partial.display()
+        ))),
+    }
+}
+
+/// What [`sweep`] found.
+enum Partial {
+    Absent,
+    /// Left by a killed run, now removed.
+    Removed,
+    /// Held by a running writer, left alone.
+    Live,
+}
+
+/// Removes `partial` unless a live writer holds its lock.
+fn sweep(partial: &Path) -> Result<Partial> {
     let Ok(existing) = OpenOptions::new().write(true).open(partial) else {
-        return Ok(());
+        return Ok(Partial::Absent);
     };
     match existing.try_lock() {
         Ok(()) => {
@@ -98,17 +118,49 @@ fn remove_if_stale(partial: &Path) -> Result<()> {
                 partial.display()
             )))?;
             tracing::info!("removed {}, left by an interrupted run", partial.display());
-            Ok(())
+            Ok(Partial::Removed)
         }
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
-            "another rtsnap is writing {} right now; wait for it to finish",
-            partial.display()
-        ))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Partial::Live),
         Err(std::fs::TryLockError::Error(e)) => Err(Error::Io {
             context: format!("checking {}", partial.display()),
             source: e,
         }),
     }
+}
+
+/// Removes every `<prefix>*.rtsnap.partial` in `dir` that no live writer holds, and
+/// returns their paths. Pre-import backups are named after the moment they start, so
+/// the `.partial` of a backup killed midway is never the next backup's name and
+/// [`StagedFile::create`] alone would leave it behind for good; the next backup of the
+/// same environment sweeps it with this. A backup another rtsnap is still writing is
+/// left alone.
+pub fn remove_stale_partials(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Io {
+                context: format!("listing {}", dir.display()),
+                source: e,
+            })
+        }
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(Error::io(format!("listing {}", dir.display())))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !(is_file && name.starts_with(prefix) && name.ends_with(".rtsnap.partial")) {
+            continue;
+        }
+        let path = entry.path();
+        if let Partial::Removed = sweep(&path)? {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 fn private_options() -> OpenOptions {
@@ -184,4 +236,48 @@ pub fn check_snapshot_dir(dir: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_partial_backups_of_the_environment_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        let names = [
+            // Left by a killed backup of prod: removed.
+            "prod-pre-import-20261201T010203004Z.rtsnap.partial",
+            "prod-pre-import-20261201T010203004Z-002.rtsnap.partial",
+            // Being written by a live rtsnap (locked below): kept.
+            "prod-pre-import-20261201T020000000Z.rtsnap.partial",
+            // Another environment's, another label's, a finished backup: not ours.
+            "prod-eu-pre-import-20261201T010203004Z.rtsnap.partial",
+            "prod-pre-rollback-20261201T010203004Z.rtsnap.partial",
+            "prod-pre-import-20261201T000000000Z.rtsnap",
+        ];
+        for name in names {
+            std::fs::write(path(name), b"x").unwrap();
+        }
+        let live = OpenOptions::new().write(true).open(path(names[2])).unwrap();
+        live.lock().unwrap();
+
+        let removed = remove_stale_partials(dir.path(), "prod-pre-import-").unwrap();
+        assert_eq!(
+            removed,
+            vec![path(names[1]), path(names[0])],
+            "sorted by path"
+        );
+        assert!(!path(names[0]).exists() && !path(names[1]).exists());
+        for kept in &names[2..] {
+            assert!(path(kept).exists(), "{kept} is kept");
+        }
+        drop(live);
+        let removed = remove_stale_partials(dir.path(), "prod-pre-import-").unwrap();
+        assert_eq!(removed, vec![path(names[2])], "once its writer is gone");
+        assert!(remove_stale_partials(&path("missing"), "prod-")
+            .unwrap()
+            .is_empty());
+    }
 }

@@ -466,7 +466,7 @@ async fn stop_on_signals(stop: rtsnap::stop::StopSignal) {
     }
     if !stop.is_writing() {
         // Nothing is being written (planning, a prompt, the backup): stop now. A
-        // backup's `.partial` left behind is replaced by the next run.
+        // backup's `.partial` left behind is removed by the next backup of the target.
         eprintln!("rtsnap: interrupted; nothing was written to the target");
         std::process::exit(130);
     }

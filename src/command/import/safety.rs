@@ -115,6 +115,14 @@ pub(super) async fn backup(
             (m.clone(), schema)
         })
         .collect();
+    // A backup killed midway left its `.partial` under a name no later backup takes.
+    let prefix = format!("{}-{}-", target.name, options.backup_label);
+    for stale in crate::files::remove_stale_partials(ctx.snapshot_dir, &prefix)? {
+        ctx.progress.note(&format!(
+            "removed {}, an unfinished backup left by an interrupted run",
+            stale.display()
+        ));
+    }
     let path = backup_path(ctx.snapshot_dir, &target.name, options.backup_label);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let scope = SnapshotScope {
