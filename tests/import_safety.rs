@@ -1080,7 +1080,10 @@ fn with_file_size_limit(cmd: &std::process::Command, kib: u64) -> std::process::
     // smaller, so the limit is at most `kib` KiB either way.
     limited
         .arg("-c")
-        .arg(format!("ulimit -f {}; trap '' XFSZ; exec \"$0\" \"$@\"", kib * 2))
+        .arg(format!(
+            "ulimit -f {}; trap '' XFSZ; exec \"$0\" \"$@\"",
+            kib * 2
+        ))
         .arg(cmd.get_program())
         .args(cmd.get_args());
     for (name, value) in cmd.get_envs() {
@@ -1107,7 +1110,10 @@ async fn issue_10_an_export_that_cannot_write_reports_the_write_error_and_leaves
     let size = std::fs::metadata(world.dir.path().join("full.rtsnap"))
         .unwrap()
         .len();
-    assert!(size > 8 * 1024, "the archive ({size} bytes) must exceed the limit: {full}");
+    assert!(
+        size > 8 * 1024,
+        "the archive ({size} bytes) must exceed the limit: {full}"
+    );
 
     let out = with_file_size_limit(
         &world.command(&["export", "staging", "-o", "limited.rtsnap", "--quiet"]),
