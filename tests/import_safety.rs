@@ -1076,8 +1076,8 @@ async fn issue_10_a_backup_the_operator_cannot_open_stops_the_import() {
 /// portable stand-in for a full disk, needing no root and no small filesystem.
 fn with_file_size_limit(cmd: &std::process::Command, kib: u64) -> std::process::Command {
     let mut limited = std::process::Command::new("sh");
-    // dash and bash count `ulimit -f` in blocks of 512 and 1024 bytes: 512 is the
-    // smaller, so the limit is at most `kib` KiB either way.
+    // dash counts `ulimit -f` in blocks of 512 bytes, bash in 1024: the limit is `kib`
+    // or 2 × `kib` KiB, whichever shell `sh` is.
     limited
         .arg("-c")
         .arg(format!(
