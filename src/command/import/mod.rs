@@ -383,7 +383,8 @@ async fn run_phases(
         progress.note("phase 6/7: writing");
         if let (Some(t), Some(s), Some(actions)) = (&users_target, snapshot_users, users_actions) {
             let password = options.temp_password.as_ref();
-            let (applied, subs) = apply_users(&t.cognito, s, actions, password, progress).await?;
+            let (applied, subs) =
+                apply_users(&t.cognito, s, actions, password, progress, &ctx.stop).await?;
             report.users_applied = Some(applied);
             let owners = OwnerRewrite::new(subs, ctx.owner_fields.clone());
             report.sub_map = owners.changed_subs();
@@ -423,7 +424,8 @@ async fn run_phases(
         }
         if let (Some(t), Some(actions)) = (&assets_target, &assets_actions) {
             let (source, key) = (t.source.as_ref(), ctx.decrypt);
-            let applied = apply_assets(&t.s3, source, snapshot, key, actions, progress).await?;
+            let applied =
+                apply_assets(&t.s3, source, snapshot, key, actions, progress, &ctx.stop).await?;
             report.assets_applied = Some(applied);
         }
     } else {

@@ -11,6 +11,8 @@
 //!
 //! A failed transfer (after the retries) does not stop the others: every failure is
 //! collected and reported by key, and the import fails; a re-run copies what is left.
+//! A stop (Ctrl-C) is honoured between objects: the transfers in flight finish (a
+//! multipart upload under way completes), no new one starts, and the prune is not run.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -30,6 +32,7 @@ use crate::archive::DecryptionKey;
 use crate::aws::s3::{UploadedPart, S3};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressTask};
+use crate::stop::StopSignal;
 
 /// Objects up to this size go up in one PutObject; larger ones in parts of this size
 /// (S3's minimum part is 5 MiB).
@@ -64,6 +67,7 @@ pub async fn apply_assets(
     key: &DecryptionKey,
     actions: &AssetsActions,
     progress: &dyn Progress,
+    stop: &StopSignal,
 ) -> Result<AssetsApplied> {
     let total: u64 = actions.copy.iter().map(|o| o.size).sum();
     let task = progress.start_bytes(&format!("assets to {}", target.bucket()), Some(total));
@@ -76,7 +80,7 @@ pub async fn apply_assets(
         .map(|o| (blob_path(&o.key), o.clone()))
         .collect();
     if !embedded.is_empty() {
-        let uploaded = upload_blobs(target, archive, key, embedded, &*task).await?;
+        let uploaded = upload_blobs(target, archive, key, embedded, &*task, stop).await?;
         applied.uploaded = uploaded.done;
         applied.bytes += uploaded.bytes;
         failures.extend(uploaded.failures);
@@ -86,12 +90,20 @@ pub async fn apply_assets(
         let source = source.ok_or_else(|| {
             Error::Failed("objects to copy but no source bucket (the plan checks this)".into())
         })?;
-        let copied = copy_objects(target, source, &from_source, &*task).await;
+        let copied = copy_objects(target, source, &from_source, &*task, stop).await;
         applied.copied = copied.done;
         applied.bytes += copied.bytes;
         failures.extend(copied.failures);
     }
     task.finish("assets written");
+    if stop.is_stopped() && failures.is_empty() {
+        let written = applied.uploaded + applied.copied;
+        return Err(Error::Interrupted(format!(
+            "interrupted during the assets: {written} of {} objects written, {} not; the plan's deletes were not run",
+            actions.copy.len(),
+            actions.copy.len() as u64 - written
+        )));
+    }
     if !failures.is_empty() {
         return Err(Error::Failed(format!(
             "{} objects could not be written to s3://{} ({}{}); every other object was written, and the plan's deletes were not run: re-run the import to finish",
@@ -134,6 +146,7 @@ async fn upload_blobs(
     key: &DecryptionKey,
     wanted: HashMap<String, AssetObject>,
     task: &dyn ProgressTask,
+    stop: &StopSignal,
 ) -> Result<Transferred> {
     let largest = wanted
         .values()
@@ -156,6 +169,8 @@ async fn upload_blobs(
     let mut multipart: Option<(AssetObject, Result<String>, JoinSet<Result<UploadedPart>>)> = None;
     while let Some(upload) = rx.recv().await {
         match upload {
+            // Between objects: dropping the receiver stops the archive thread.
+            Upload::Whole(..) | Upload::Start(..) if stop.is_stopped() => break,
             Upload::Whole(object, body, permit) => {
                 let s3 = target.clone();
                 running.spawn(async move {
@@ -202,8 +217,11 @@ async fn upload_blobs(
     }
     // A reader failure (the archive changed, a blob not intact) is one more failure:
     // the transfers already done are still counted and reported.
+    drop(rx);
     match reader.await {
         Ok(Ok(())) => {}
+        // The thread stopped because the uploads did: not a failure.
+        Ok(Err(_)) if stop.is_stopped() => {}
         Ok(Err(e)) => done.failures.push(e.to_string()),
         Err(_) => done
             .failures
@@ -348,8 +366,10 @@ async fn copy_objects(
     source: &S3,
     objects: &[&AssetObject],
     task: &dyn ProgressTask,
+    stop: &StopSignal,
 ) -> Transferred {
-    let results: Vec<(String, u64, Result<()>)> = stream::iter(objects)
+    let mut copies = stream::iter(objects)
+        .take_while(|_| std::future::ready(!stop.is_stopped()))
         .map(|object| async move {
             let result = match target.copy_from(source.bucket(), object).await {
                 Ok(Some(sha)) if sha != object.sha256 => Err(Error::Failed(format!(
@@ -361,11 +381,10 @@ async fn copy_objects(
             };
             (object.key.clone(), object.size, result)
         })
-        .buffer_unordered(COPIES_IN_FLIGHT)
-        .collect()
-        .await;
+        .buffer_unordered(COPIES_IN_FLIGHT);
     let mut done = Transferred::default();
-    for result in results {
+    // Accounted as each copy lands, so the progress bar moves with them.
+    while let Some(result) = copies.next().await {
         account(Ok(result), &mut done, task);
     }
     done

@@ -6,7 +6,8 @@
 //!
 //! Calls run a few at a time; each one retries Cognito's rate limits with backoff
 //! (`aws::retrying`). If one still fails, the step stops and says what it had done: a
-//! re-run plans against the pool as it is and finishes the job.
+//! re-run plans against the pool as it is and finishes the job. A stop (Ctrl-C) is
+//! honoured the same way between calls: the calls in flight finish, no new one starts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::aws::AwsError;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::section::owner::SubTarget;
+use crate::stop::StopSignal;
 
 /// Cognito calls in flight at once (its admin APIs allow tens per second per account).
 const CALLS_IN_FLIGHT: usize = 8;
@@ -43,8 +45,15 @@ pub async fn apply_users(
     actions: UsersActions,
     password: Option<&SecretString>,
     progress: &dyn Progress,
+    stop: &StopSignal,
 ) -> Result<(UsersApplied, HashMap<String, SubTarget>)> {
     let mut done = UsersApplied::default();
+    let interrupted = |done: &UsersApplied| {
+        Error::Interrupted(format!(
+            "interrupted during the users: {} created, {} updated, {} deleted, {} groups, {} memberships so far; no item was written",
+            done.created, done.updated, done.deleted, done.groups, done.memberships
+        ))
+    };
     let stopped = |what: &str, done: &UsersApplied, e: AwsError| {
         Error::Failed(format!(
             "users: {what} failed ({e}); done so far: {} users created, {} updated, {} deleted, {} groups, {} memberships. Re-run the same import to finish (it plans against the pool as it is now)",
@@ -52,6 +61,9 @@ pub async fn apply_users(
         ))
     };
     for (group, exists) in &actions.groups {
+        if stop.is_stopped() {
+            return Err(interrupted(&done));
+        }
         cognito
             .put_group(group, *exists)
             .await
@@ -59,13 +71,23 @@ pub async fn apply_users(
         done.groups += 1;
     }
     let mut subs = actions.subs;
-    let created = create_users(cognito, snapshot, &actions.creates, password, progress)
-        .await
-        .map_err(|(count, e)| {
-            done.created = count;
-            stopped("creating users", &done, e)
-        })?;
+    let created = create_users(
+        cognito,
+        snapshot,
+        &actions.creates,
+        password,
+        progress,
+        stop,
+    )
+    .await
+    .map_err(|(count, e)| {
+        done.created = count;
+        stopped("creating users", &done, e)
+    })?;
     done.created = created.len() as u64;
+    if stop.is_stopped() {
+        return Err(interrupted(&done));
+    }
     for (i, (sub, username)) in &created {
         subs.insert(
             snapshot.users[*i].sub.clone(),
@@ -79,13 +101,16 @@ pub async fn apply_users(
         .into_iter()
         .map(|(i, (_, username))| (i, username))
         .collect();
-    done.updated = update_users(cognito, actions.updates)
+    done.updated = update_users(cognito, actions.updates, stop)
         .await
         .map_err(|(count, e)| {
             done.updated = count;
             stopped("updating users", &done, e)
         })?;
     for (user, group, add) in &actions.memberships {
+        if stop.is_stopped() {
+            return Err(interrupted(&done));
+        }
         let username = match user {
             UserRef::Existing(name) => name.as_str(),
             UserRef::Created(i) => usernames.get(i).map_or("", String::as_str),
@@ -97,6 +122,9 @@ pub async fn apply_users(
         done.memberships += 1;
     }
     for username in &actions.deletes {
+        if stop.is_stopped() {
+            return Err(interrupted(&done));
+        }
         cognito
             .delete_user(username)
             .await
@@ -104,6 +132,9 @@ pub async fn apply_users(
         done.deleted += 1;
     }
     for name in &actions.group_deletes {
+        if stop.is_stopped() {
+            return Err(interrupted(&done));
+        }
         cognito
             .delete_group(name)
             .await
@@ -124,15 +155,16 @@ fn create_name(user: &User, username_attributes: &[String]) -> String {
 
 type Created = Vec<(usize, (String, String))>;
 
-/// Creates the users (then disables those the snapshot has disabled), a few at a time.
-/// Returns, per snapshot index, the new (sub, username); on failure, how many were
-/// created and the error.
+/// Creates the users (then disables those the snapshot has disabled), a few at a time;
+/// once `stop` is set, no new call starts. Returns, per snapshot index, the new (sub,
+/// username); on failure, how many were created and the error.
 async fn create_users(
     cognito: &Cognito,
     snapshot: &UsersSnapshot,
     creates: &[usize],
     password: Option<&SecretString>,
     progress: &dyn Progress,
+    stop: &StopSignal,
 ) -> std::result::Result<Created, (u64, AwsError)> {
     if creates.is_empty() {
         return Ok(Vec::new());
@@ -144,8 +176,12 @@ async fn create_users(
         let user = snapshot.users[i].clone();
         let name = create_name(&user, &snapshot.pool.username_attributes);
         let (cognito, limit, password) = (cognito.clone(), Arc::clone(&limit), password.cloned());
+        let stop = stop.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            if stop.is_stopped() {
+                return Ok(None);
+            }
             let attributes = super::plan::writable(&user.attributes);
             let made = cognito
                 .create_user(&name, &attributes, password.as_ref())
@@ -153,17 +189,18 @@ async fn create_users(
             if !user.enabled {
                 cognito.set_enabled(&made.username, false).await?;
             }
-            Ok::<_, AwsError>((i, (made.sub().to_owned(), made.username)))
+            Ok::<_, AwsError>(Some((i, (made.sub().to_owned(), made.username))))
         });
     }
     let mut created = Vec::new();
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(made)) => {
+            Ok(Ok(Some(made))) => {
                 task.advance(1);
                 created.push(made);
             }
+            Ok(Ok(None)) => {}
             Ok(Err(e)) => failure = failure.or(Some(e)),
             Err(e) => failure = failure.or(Some(AwsError::Invalid(format!("create task: {e}")))),
         }
@@ -179,13 +216,17 @@ async fn create_users(
 async fn update_users(
     cognito: &Cognito,
     updates: Vec<UserUpdate>,
+    stop: &StopSignal,
 ) -> std::result::Result<u64, (u64, AwsError)> {
     let limit = Arc::new(tokio::sync::Semaphore::new(CALLS_IN_FLIGHT));
     let mut tasks = tokio::task::JoinSet::new();
     for update in updates {
-        let (cognito, limit) = (cognito.clone(), Arc::clone(&limit));
+        let (cognito, limit, stop) = (cognito.clone(), Arc::clone(&limit), stop.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
+            if stop.is_stopped() {
+                return Ok(false);
+            }
             if !update.set.is_empty() {
                 cognito
                     .update_attributes(&update.username, &update.set)
@@ -199,13 +240,13 @@ async fn update_users(
             if let Some(enabled) = update.enabled {
                 cognito.set_enabled(&update.username, enabled).await?;
             }
-            Ok::<_, AwsError>(())
+            Ok::<_, AwsError>(true)
         });
     }
     let (mut count, mut failure) = (0u64, None);
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(())) => count += 1,
+            Ok(Ok(updated)) => count += u64::from(updated),
             Ok(Err(e)) => failure = failure.or(Some(e)),
             Err(e) => failure = failure.or(Some(AwsError::Invalid(format!("update task: {e}")))),
         }
