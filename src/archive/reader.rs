@@ -500,7 +500,7 @@ fn map_age_open(e: age::DecryptError) -> ArchiveError {
 #[cfg(test)]
 mod tests {
     //! Issue 10, the reader under random damage: a deterministic randomized test (a
-    //! seeded splitmix64, so a failure reproduces) instead of a proptest dependency.
+    //! seeded splitmix64, so a failure reproduces); it came first.
     //! Each case mutates one small valid archive (a flipped byte, a cut, a dropped or
     //! inserted byte, an overwritten run) and reads it: the reader must never panic,
     //! must refuse every changed archive, and must give back exactly the original
