@@ -2,13 +2,11 @@
 //! (Scan with `Select=COUNT`: DynamoDB reads every item but returns none, so nothing
 //! crosses the network but the counts) and reading one page to time it.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::Select;
 
 use super::{item_from_sdk, Dynamo};
 use crate::archive::item::Item;
-use crate::aws::{retrying, service_error, AwsError};
+use crate::aws::AwsError;
 
 /// The first page of a Scan: its items, and whether more pages follow.
 #[derive(Debug, Clone)]
@@ -26,40 +24,23 @@ impl Dynamo {
         segment: i32,
         total_segments: i32,
     ) -> Result<u64, AwsError> {
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut scan = self.scan_pages(table, segment, total_segments, Some(Select::Count));
         let mut count = 0u64;
-        loop {
-            let page = retrying(|| {
-                let request = self
-                    .scan_request(table, segment, total_segments, start.clone())
-                    .select(Select::Count);
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| service_error("Scan", table, e))
-                }
-            })
-            .await?;
+        while let Some(page) = scan.next().await? {
             count += page.count().max(0) as u64;
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(count),
-            }
         }
+        Ok(count)
     }
 
     /// The first page of a consistent Scan of the whole table (at most 1 MB of items,
     /// DynamoDB's page limit): the request export repeats, so timing it measures what
     /// one segment of an export does per round trip.
     pub async fn first_page(&self, table: &str) -> Result<FirstPage, AwsError> {
-        let page = retrying(|| async {
-            self.scan_request(table, 0, 1, None)
-                .send()
-                .await
-                .map_err(|e| service_error("Scan", table, e))
-        })
-        .await?;
+        let page = self
+            .scan_pages(table, 0, 1, None)
+            .next()
+            .await?
+            .ok_or_else(|| AwsError::Invalid(format!("Scan of {table} returned no page")))?;
         let items = page
             .items()
             .iter()

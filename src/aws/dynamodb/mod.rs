@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    self as ddb, AttributeValue, BillingMode, ScalarAttributeType, StreamViewType, TableStatus,
+    self as ddb, AttributeValue, BillingMode, ScalarAttributeType, Select, StreamViewType,
+    TableStatus,
 };
 use aws_sdk_dynamodb::Client;
 use tokio::sync::mpsc;
@@ -179,6 +180,27 @@ impl Dynamo {
         }
     }
 
+    /// The pages of one consistent Scan segment, one request at a time (each retried
+    /// like every rtsnap read): the one page loop that export, the plan's index and
+    /// `analyze`'s counts share; `select` is `None` for items, `Some(Count)` to count.
+    pub(crate) fn scan_pages<'a>(
+        &'a self,
+        table: &'a str,
+        segment: i32,
+        total_segments: i32,
+        select: Option<Select>,
+    ) -> ScanPages<'a> {
+        ScanPages {
+            dynamo: self,
+            table,
+            segment,
+            total_segments,
+            select,
+            start: None,
+            done: false,
+        }
+    }
+
     /// Scans one segment of a table with consistent reads, sending each page's items
     /// to `pages`. Returns the number of items sent. Stops early (without error) if the
     /// receiver is gone.
@@ -189,20 +211,9 @@ impl Dynamo {
         total_segments: i32,
         pages: mpsc::Sender<Vec<Item>>,
     ) -> Result<u64, AwsError> {
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        let mut scan = self.scan_pages(table, segment, total_segments, None);
         let mut sent = 0u64;
-        loop {
-            let from = start.take();
-            let page = retrying(|| {
-                let request = self.scan_request(table, segment, total_segments, from.clone());
-                async move {
-                    request
-                        .send()
-                        .await
-                        .map_err(|e| service_error("Scan", table, e))
-                }
-            })
-            .await?;
+        while let Some(page) = scan.next().await? {
             let items = page
                 .items()
                 .iter()
@@ -210,13 +221,10 @@ impl Dynamo {
                 .collect::<Result<Vec<Item>, AwsError>>()?;
             sent += items.len() as u64;
             if !items.is_empty() && pages.send(items).await.is_err() {
-                return Ok(sent);
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(sent),
+                break;
             }
         }
+        Ok(sent)
     }
 
     /// Creates `table` from a snapshot schema and waits until it is ACTIVE; enables TTL
@@ -438,4 +446,47 @@ fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::err
             )
             .build(),
     })
+}
+
+/// A Scan segment's pages; see [`Dynamo::scan_pages`].
+pub(crate) struct ScanPages<'a> {
+    dynamo: &'a Dynamo,
+    table: &'a str,
+    segment: i32,
+    total_segments: i32,
+    select: Option<Select>,
+    start: Option<HashMap<String, AttributeValue>>,
+    done: bool,
+}
+
+impl ScanPages<'_> {
+    /// The next page, or `None` after the last one.
+    pub(crate) async fn next(
+        &mut self,
+    ) -> Result<Option<aws_sdk_dynamodb::operation::scan::ScanOutput>, AwsError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (from, table) = (self.start.take(), self.table);
+        let page = retrying(|| {
+            let mut request =
+                self.dynamo
+                    .scan_request(table, self.segment, self.total_segments, from.clone());
+            if let Some(select) = &self.select {
+                request = request.select(select.clone());
+            }
+            async move {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| service_error("Scan", table, e))
+            }
+        })
+        .await?;
+        match page.last_evaluated_key() {
+            Some(key) if !key.is_empty() => self.start = Some(key.clone()),
+            _ => self.done = true,
+        }
+        Ok(Some(page))
+    }
 }
