@@ -3,12 +3,14 @@
 #   moto_server  (PyPI moto)    DynamoDB, Cognito user pools, S3
 #   dynalite     (npm dynalite) strict DynamoDB (real limits, async table creation)
 #
-# Usage: scripts/emulator.sh start|stop|status|env
+# Usage: scripts/emulator.sh start|stop|status|env|install
 #   start   install on first use, start both servers on free 127.0.0.1 ports, wait until they
 #           answer; a no-op (prints the endpoints) when they already run
 #   stop    stop both servers and remove the run state
 #   status  print the endpoints and whether each answers; non-zero exit unless both answer
 #   env     print `export RTSNAP_..._ENDPOINT=...` lines: eval "$(scripts/emulator.sh env)"
+#   install only install (or check) both tools and print where they are, starting nothing:
+#           for scripts that run a private server (scripts/bench.sh starts its own dynalite)
 #
 # The tools are installed once into a cache outside the clone, so fresh CI clones reuse them:
 #   ${RTSNAP_EMULATOR_HOME:-$HOME/.cache/rtsnap-emulator}/{venv,node,install.log}
@@ -328,13 +330,21 @@ cmd_env() {
     done <"$state/env"
 }
 
+cmd_install() {
+    ensure_installed
+    echo "MOTO_SERVER=$moto_bin"
+    echo "DYNALITE_CLI=$dynalite_cli"
+    echo "DYNALITE_VERSION=$DYNALITE_VERSION"
+}
+
 case "${1:-}" in
 start) cmd_start ;;
+install) cmd_install ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
 *)
-    echo "usage: $0 start|stop|status|env" >&2
+    echo "usage: $0 start|stop|status|env|install" >&2
     exit 2
     ;;
 esac
