@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packing benchmark: rtsnap pack versus the stock pipeline, on the same data, in the same run.
 #
-#   scripts/bench-pack.sh [--size-mb N] [--runs R] [--keep-data]
+#   scripts/bench-pack.sh [--size-mb N] [--runs R] [--keep-data] [--unpack]
 #
 # Builds rtsnap (release), generates a deterministic snapshot directory of N MiB
 # (default 1024) with scripts/gen_bench_snapshot.py, makes a throw-away age identity and
@@ -21,8 +21,21 @@
 # Archives are written into a temporary folder under ${TMPDIR:-/tmp} and removed after each run;
 # the folder (and a generated data set) is removed on exit.
 #
-# Exit status: 0 if rtsnap's peak RSS stayed under 100 MB (10^8 bytes) in every run,
-# 1 if it did not. Throughput is reported, never enforced.
+# --unpack: after the pack runs, one archive of each kind is written (not timed) and
+# unpacked R times, alternating, into a fresh folder of the same file system:
+#
+#   rtsnap --config rtsnap.toml unpack --identity identity.txt OUT DIR   (under /usr/bin/time -v)
+#   age -d -i identity.txt OUT2 | zstd -d -q | tar -x -C DIR2 ; sync DIR2's files
+#
+# rtsnap verifies every entry and fsyncs every file it unpacks, so the stock pipeline is
+# shown without and with an fsync of its files (`sync FILE...`); the ratio uses the latter.
+# The first run of each is compared with the data set (`diff -r`, not timed; rtsnap's
+# folder also holds the archive's MANIFEST.json). Each unpacked
+# folder is deleted and the file system synced before the next run. Needs about twice
+# the data set's size free in ${TMPDIR:-/tmp}.
+#
+# Exit status: 0 if rtsnap's peak RSS stayed under 100 MB (10^8 bytes) in every run
+# (pack, and unpack with --unpack), 1 if it did not. Throughput is reported, never enforced.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
@@ -31,6 +44,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rtsnap-target}"
 size_mb=1024
 runs=3
 keep_data=0
+unpack=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --size-mb) size_mb="${2:?--size-mb needs a number}"; shift 2 ;;
@@ -38,6 +52,7 @@ while [ $# -gt 0 ]; do
         --runs) runs="${2:?--runs needs a number}"; shift 2 ;;
         --runs=*) runs="${1#*=}"; shift ;;
         --keep-data) keep_data=1; shift ;;
+        --unpack) unpack=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-pack: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -154,6 +169,52 @@ for i in $(seq 1 "$runs"); do
     stock_size=$(stat -c %s out2.tar.zst.age)
     rm -f out2.tar.zst.age
 done
+
+declare -a u_wall u_cpu u_rss u_other x_wall x_sync x_cpu x_rss x_other
+if [ "$unpack" -eq 1 ]; then
+    log "writing one archive of each kind for the unpack runs (not timed)"
+    "$rtsnap" --config rtsnap.toml --no-progress -q pack "$data" -o out.rtsnap > /dev/null
+    tar -C "$data" -c . | zstd -3 -T2 -q | age -r "$recipient" > out2.tar.zst.age
+    sync
+    for i in $(seq 1 "$runs"); do
+        log "run $i/$runs: rtsnap unpack"
+        b0=$(busy); t0=$(now)
+        /usr/bin/time -v -o unpack.time "$rtsnap" --config rtsnap.toml --no-progress -q \
+            unpack --identity identity.txt out.rtsnap "$work/unpacked" > /dev/null
+        t1=$(now)
+        u_wall[i]=$(elapsed "$t0" "$t1")
+        u_cpu[i]=$(cpu_of unpack.time)
+        u_rss[i]=$(field 'Maximum resident set size (kbytes)' unpack.time)
+        u_other[i]=$(other "$b0" "${u_cpu[i]}")
+        if [ "$i" -eq 1 ]; then
+            log "comparing the unpacked folder with the data set (diff -r, not timed)"
+            # rtsnap unpack also writes the archive's MANIFEST.json, which DATA lacks.
+            diff -r -x MANIFEST.json "$data" "$work/unpacked" > /dev/null || { log "rtsnap unpack: the unpacked folder differs from $data"; exit 1; }
+        fi
+        rm -rf "$work/unpacked"; sync
+
+        log "run $i/$runs: age -d | zstd -d | tar -x"
+        mkdir "$work/unpacked2"
+        b0=$(busy); t0=$(now)
+        # shellcheck disable=SC2016  # $1 is the inner shell's argument
+        /usr/bin/time -v -o stock-unpack.time bash -c \
+            'set -o pipefail; age -d -i identity.txt out2.tar.zst.age | zstd -d -q | tar -x -C "$1"' \
+            bash "$work/unpacked2"
+        t1=$(now)
+        find "$work/unpacked2" -type f -print0 | xargs -0 sync
+        t2=$(now)
+        x_wall[i]=$(elapsed "$t0" "$t1")
+        x_sync[i]=$(elapsed "$t0" "$t2")
+        x_cpu[i]=$(cpu_of stock-unpack.time)
+        x_rss[i]=$(field 'Maximum resident set size (kbytes)' stock-unpack.time)
+        x_other[i]=$(other "$b0" "${x_cpu[i]}")
+        if [ "$i" -eq 1 ]; then
+            diff -r "$data" "$work/unpacked2" > /dev/null || { log "stock unpack: the unpacked folder differs from $data"; exit 1; }
+        fi
+        rm -rf "$work/unpacked2"; sync
+    done
+    rm -f out.rtsnap out.rtsnap.sha256 out2.tar.zst.age
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report ---------------------------------------------------------------------------
@@ -191,6 +252,25 @@ load:    $load_before before, $load_after after (1/5/15-minute load averages);
 throughput ratio rtsnap / stock: $ratio (with the stock output fsynced like rtsnap's), $ratio_nosync (stock without fsync)
 rtsnap peak RSS: $(mb_of_kib "$r_rss_max") MB (max of $runs runs; goal < 100 MB)
 EOF
+
+if [ "$unpack" -eq 1 ]; then
+    u_med=$(median "${u_wall[@]}")
+    x_med=$(median "${x_wall[@]}")
+    xs_med=$(median "${x_sync[@]}")
+    u_rss_max=$(maximum "${u_rss[@]}")
+    cat <<EOF
+
+| unpack | median wall s | median MB/s | runs (wall s) | CPU s (user+sys) | peak RSS MB | other processes' CPU s |
+|---|---:|---:|---|---|---|---|
+| rtsnap unpack (verifies, fsyncs) | $u_med | $(mbps "$u_med") | $(list "${u_wall[@]}") | $(list "${u_cpu[@]}") | $(mb_list "${u_rss[@]}") | $(list "${u_other[@]}") |
+| stock age -d \| zstd -d \| tar -x | $x_med | $(mbps "$x_med") | $(list "${x_wall[@]}") | $(list "${x_cpu[@]}") | $(mb_list "${x_rss[@]}") (largest process) | $(list "${x_other[@]}") |
+| stock + sync FILES | $xs_med | $(mbps "$xs_med") | $(list "${x_sync[@]}") | | | |
+
+throughput ratio rtsnap unpack / stock: $(awk -v r="$u_med" -v s="$xs_med" 'BEGIN {printf "%.2f", s / r}') (with the stock output fsynced like rtsnap's), $(awk -v r="$u_med" -v s="$x_med" 'BEGIN {printf "%.2f", s / r}') (stock without fsync)
+rtsnap unpack peak RSS: $(mb_of_kib "$u_rss_max") MB (max of $runs runs; goal < 100 MB)
+EOF
+    if [ "$u_rss_max" -gt "$r_rss_max" ]; then r_rss_max=$u_rss_max; fi
+fi
 
 if [ "$r_rss_max" -gt "$rss_limit_kib" ]; then
     echo "FAIL: rtsnap's peak RSS $(mb_of_kib "$r_rss_max") MB exceeds 100 MB" >&2
