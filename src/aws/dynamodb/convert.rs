@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{self as ddb, AttributeValue, BillingMode, KeyType, ProjectionType};
+use aws_sdk_dynamodb::types::{
+    self as ddb, AttributeValue, BillingMode, KeyType, ProjectionType, ScalarAttributeType,
+    StreamViewType,
+};
 
 use crate::archive::item::{AttrValue, Item};
 use crate::archive::schema::{
@@ -174,6 +177,38 @@ pub(super) fn key_schema_to_sdk(
                 .build()
         })
         .collect()
+}
+
+pub(super) fn attribute_definitions_to_sdk(
+    definitions: &[AttributeDefinition],
+) -> Result<Vec<ddb::AttributeDefinition>, aws_sdk_dynamodb::error::BuildError> {
+    definitions
+        .iter()
+        .map(|d| {
+            ddb::AttributeDefinition::builder()
+                .attribute_name(&d.attribute_name)
+                .attribute_type(ScalarAttributeType::from(d.attribute_type.as_str()))
+                .build()
+        })
+        .collect()
+}
+
+/// The schema's stream, when it has one enabled.
+pub(super) fn stream_to_sdk(
+    schema: &TableSchema,
+) -> Result<Option<ddb::StreamSpecification>, aws_sdk_dynamodb::error::BuildError> {
+    let Some(stream) = schema
+        .stream_specification
+        .as_ref()
+        .filter(|s| s.stream_enabled)
+    else {
+        return Ok(None);
+    };
+    let mut spec = ddb::StreamSpecification::builder().stream_enabled(true);
+    if let Some(view) = &stream.stream_view_type {
+        spec = spec.stream_view_type(StreamViewType::from(view.as_str()));
+    }
+    spec.build().map(Some)
 }
 
 pub(super) fn projection_to_sdk(p: &Projection) -> ddb::Projection {

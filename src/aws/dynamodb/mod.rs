@@ -2,7 +2,7 @@
 //! writes that never drop an item.
 //!
 //! Counting and sampling for `analyze` are in `count.rs`; point-in-time exports
-//! (design §6) in `native.rs`.
+//! (design §6) in `native.rs`; ImportTable from S3 in `import_table.rs`.
 //!
 //! Retries follow one rule: back off (capped exponential, full jitter) only on
 //! throttling and on `UnprocessedItems`; every other error fails at once with the
@@ -11,22 +11,22 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    self as ddb, AttributeValue, BillingMode, ScalarAttributeType, Select, StreamViewType,
-    TableStatus,
-};
+use aws_sdk_dynamodb::types::{self as ddb, AttributeValue, BillingMode, Select, TableStatus};
 use aws_sdk_dynamodb::Client;
 use tokio::sync::mpsc;
 
 mod convert;
 mod count;
+mod import_table;
 mod native;
 
 use convert::{
-    gsi_to_sdk, key_schema_to_sdk, projection_to_sdk, schema_from_description, throughput_to_sdk,
+    attribute_definitions_to_sdk, gsi_to_sdk, key_schema_to_sdk, projection_to_sdk,
+    schema_from_description, stream_to_sdk, throughput_to_sdk,
 };
 pub use convert::{item_from_sdk, item_to_sdk};
 pub use count::FirstPage;
+pub use import_table::{is_settling, ImportProgress, ImportState};
 pub use native::{ExportState, PitrWindow};
 
 use super::{backoff, count_retry, retry_budget, retrying, service_error, AwsError};
@@ -241,17 +241,7 @@ impl Dynamo {
                 key_schema_to_sdk(&schema.key_schema).map_err(invalid)?,
             ))
             .set_attribute_definitions(Some(
-                schema
-                    .attribute_definitions
-                    .iter()
-                    .map(|d| {
-                        ddb::AttributeDefinition::builder()
-                            .attribute_name(&d.attribute_name)
-                            .attribute_type(ScalarAttributeType::from(d.attribute_type.as_str()))
-                            .build()
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(invalid)?,
+                attribute_definitions_to_sdk(&schema.attribute_definitions).map_err(invalid)?,
             ));
         let provisioned = schema.billing_mode == "PROVISIONED";
         request = request.billing_mode(if provisioned {
@@ -288,16 +278,8 @@ impl Dynamo {
                 .map_err(invalid)?;
             request = request.set_local_secondary_indexes(Some(lsis));
         }
-        if let Some(stream) = schema
-            .stream_specification
-            .as_ref()
-            .filter(|s| s.stream_enabled)
-        {
-            let mut spec = ddb::StreamSpecification::builder().stream_enabled(true);
-            if let Some(view) = &stream.stream_view_type {
-                spec = spec.stream_view_type(StreamViewType::from(view.as_str()));
-            }
-            request = request.stream_specification(spec.build().map_err(invalid)?);
+        if let Some(spec) = stream_to_sdk(schema).map_err(invalid)? {
+            request = request.stream_specification(spec);
         }
         request
             .send()

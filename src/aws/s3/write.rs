@@ -71,6 +71,27 @@ impl S3 {
         .await
     }
 
+    /// Writes `body` to `key` in one request, with its SHA-256 (staging objects, which
+    /// carry no headers of their own).
+    pub async fn put_bytes(&self, key: &str, body: Bytes) -> Result<(), AwsError> {
+        let checksum = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
+        retrying(|| async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_length(body.len() as i64)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(&checksum)
+                .body(ByteStream::from(body.clone()))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| service_error("PutObject", self.object_name(key), e))
+        })
+        .await
+    }
+
     /// Starts a multipart upload of `object` with SHA-256 part checksums.
     pub async fn start_multipart(&self, object: &AssetObject) -> Result<String, AwsError> {
         let out = retrying(|| async {

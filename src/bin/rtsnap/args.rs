@@ -117,6 +117,18 @@ pub enum Command {
         /// (children transitively, then what they refer to), and the users owning them.
         #[arg(long)]
         with_related: bool,
+        /// With --create-missing: let DynamoDB create and load the new tables (ImportTable, no write capacity used) from gzip'd items staged here; existing tables keep batch writes. Overrides native_via of rtsnap.toml.
+        #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+        native_via: Option<String>,
+        /// With a native import: only new tables with at least N items in the snapshot go through ImportTable. Default: native_min_items of rtsnap.toml, else 0.
+        #[arg(long, value_name = "N")]
+        native_min_items: Option<u64>,
+        /// Batch-write every table even if rtsnap.toml sets native_via.
+        #[arg(long)]
+        no_native: bool,
+        /// Leave ImportTable's staging objects in the bucket (removed by default).
+        #[arg(long)]
+        keep_staging: bool,
     },
     /// Restore the newest pre-import backup of an environment.
     Rollback {

@@ -153,8 +153,16 @@ fn run(cli: Cli) -> Result<(), Error> {
             yes,
             strict,
             with_related,
+            native_via,
+            native_min_items,
+            no_native,
+            keep_staging,
         } => {
             let options = rtsnap::command::import::ImportOptions {
+                native_via,
+                native_min_items,
+                no_native,
+                keep_staging,
                 strict,
                 with_related,
                 dry_run,

@@ -62,6 +62,7 @@ fn retries_line(text: &mut String, stats: &rtsnap::aws::RetryStats) {
 }
 
 pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
+    use rtsnap::section::tables::native_import::IMPORT_TABLE;
     let verb = if report.dry_run {
         "plan (dry run, nothing written)"
     } else {
@@ -94,11 +95,36 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
             plan.update,
             plan.delete,
             plan.unchanged,
-            match (plan.create, report.dry_run) {
-                (true, true) => "  (table will be created)",
-                (true, false) => "  (table created)",
+            match (plan.create, report.dry_run, plan.path == IMPORT_TABLE) {
+                (true, true, false) => "  (table will be created)",
+                (true, false, false) => "  (table created)",
+                (true, true, true) => "  (table will be created and loaded by ImportTable)",
+                (true, false, true) => "  (table created and loaded by ImportTable)",
                 _ => "",
             }
+        ));
+    }
+    for (model, plan) in &report.tables {
+        if let Some(why) = &plan.path_why {
+            text.push_str(&format!("  {model}: {}: {why}\n", plan.path));
+        }
+    }
+    if let Some(native) = &report.native {
+        text.push_str(&format!(
+            "ImportTable via s3://{}/{} ({}): {}\n",
+            native.bucket,
+            native.staging_prefix,
+            if native.staging_kept {
+                "staging objects kept"
+            } else {
+                "staging objects removed"
+            },
+            native
+                .tables
+                .iter()
+                .map(|(m, t)| format!("{m} {} items ({})", t.items, t.import_arn))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let rewrites: u64 = report.tables.values().map(|p| p.owner_rewrites).sum();

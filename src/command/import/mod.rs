@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::section::assets::{apply_assets, AssetsApplied, AssetsMode, AssetsPlan};
 use crate::section::owner::OwnerRewrite;
+use crate::section::tables::native_import::settle_tables;
 use crate::section::tables::target::{check_target, index_targets, verify_target};
 use crate::section::tables::{self, diff, Selection, TablePlan};
 use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
@@ -30,6 +31,7 @@ use crate::snapshot::read_verified;
 
 mod assets;
 mod journal;
+mod native;
 mod related;
 mod rollback;
 mod safety;
@@ -71,6 +73,15 @@ pub struct ImportOptions {
     /// Temporary password for created users (`RTSNAP_TEMP_PASSWORD`); Cognito
     /// generates one when unset. Never printed, logged or stored.
     pub temp_password: Option<SecretString>,
+    /// `--native-via s3://BUCKET/PREFIX` (needs `--create-missing`); otherwise the
+    /// target's `native_via`: new tables load through ImportTable.
+    pub native_via: Option<String>,
+    /// `--native-min-items N`; otherwise the target's `native_min_items`, else 0.
+    pub native_min_items: Option<u64>,
+    /// `--no-native`: batch writes for every table.
+    pub no_native: bool,
+    /// `--keep-staging`: leave ImportTable's staging objects in the bucket.
+    pub keep_staging: bool,
 }
 
 /// Asks the operator; only given when a terminal is attached.
@@ -125,6 +136,8 @@ pub struct ImportReport {
     pub written: u64,
     pub deleted: u64,
     pub created_tables: Vec<String>,
+    /// The tables ImportTable created and loaded, and the staging area it read.
+    pub native: Option<crate::section::tables::native_import::NativeImportSummary>,
     pub users_applied: Option<UsersApplied>,
     pub assets_applied: Option<AssetsApplied>,
     /// Snapshot sub → target sub, for users whose sub changed (owner fields of the
@@ -181,6 +194,7 @@ async fn run_phases(
     way_back: &mut Option<(PathBuf, String)>,
 ) -> Result<ImportReport> {
     let progress = ctx.progress;
+    let native_via = native::via(options, target)?;
     progress.note("phase 1/7: verifying the whole archive");
     let verified = read_verified(snapshot, ctx.decrypt)?;
     if !options.no_backup && !options.dry_run {
@@ -222,6 +236,11 @@ async fn run_phases(
     progress.note("phase 2/7: checking the target tables, user pool and bucket");
     let sdk = crate::aws::sdk_config(target).await;
     let dynamo = Dynamo::new(&sdk);
+    if options.create_missing {
+        // A table an interrupted run's ImportTable is still creating.
+        let tables: Vec<String> = models.iter().map(|m| target.table_name(m)).collect();
+        settle_tables(&dynamo, &tables, progress, &ctx.stop).await?;
+    }
     let targets = check_target(
         &dynamo,
         target,
@@ -294,6 +313,7 @@ async fn run_phases(
     for (model, plan) in plans.iter_mut() {
         plan.table = target.table_name(model);
     }
+    let chosen = native::plan_paths(&sdk, native_via, &mut plans, &verified.schemas).await?;
     let mut report = ImportReport {
         snapshot: snapshot.to_path_buf(),
         source_env: verified.header.source.env.clone(),
@@ -322,6 +342,7 @@ async fn run_phases(
         written: 0,
         deleted: 0,
         created_tables: Vec::new(),
+        native: None,
         users_applied: None,
         assets_applied: None,
         sub_map: owners
@@ -399,23 +420,39 @@ async fn run_phases(
             owners: final_owners.as_ref(),
             ..selection
         };
+        let native_models = chosen.as_ref().map_or(&[][..], |c| c.models.as_slice());
+        if let Some(chosen) = &chosen {
+            let load = native::Phase6 {
+                dynamo: &dynamo,
+                target,
+                schemas: &verified.schemas,
+                options,
+                ctx,
+            };
+            native::apply(&load, chosen, snapshot, selection, &mut report).await?;
+        }
+        let (plans, models) = native::batch_share(&report.tables, &models, native_models);
         let done = tables::write::apply(
             &dynamo,
             snapshot,
             ctx.decrypt,
-            selection,
+            Selection {
+                models: &models,
+                ..selection
+            },
             &mut indexes,
             &verified.schemas,
             target,
-            &report.tables,
+            &plans,
             exact,
             progress,
             &ctx.stop,
         )
         .await?;
-        report.written = done.written;
+        report.written += done.written;
         report.deleted = done.deleted;
-        report.created_tables = done.created;
+        report.created_tables.extend(done.created);
+        report.created_tables.sort();
         if ctx.stop.is_stopped() {
             return Err(Error::Interrupted(format!(
                 "interrupted after the tables ({} items written, {} deleted), before the assets",
@@ -488,12 +525,20 @@ fn resume_command(snapshot: &Path, target: &Environment, options: &ImportOptions
         (options.prune_users, "--prune-users"),
         (options.prune_assets, "--prune-assets"),
         (options.strict, "--strict"),
+        (options.no_native, "--no-native"),
+        (options.keep_staging, "--keep-staging"),
     ];
     if let Some(only) = &options.only {
         command.push_str(&format!(" --only {}", only.join(",")));
     }
     if let Some(limit) = options.limit {
         command.push_str(&format!(" --limit {limit}"));
+    }
+    if let Some(via) = &options.native_via {
+        command.push_str(&format!(" --native-via {via}"));
+    }
+    if let Some(min) = options.native_min_items {
+        command.push_str(&format!(" --native-min-items {min}"));
     }
     for (on, flag) in flags {
         if on {

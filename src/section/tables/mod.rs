@@ -7,6 +7,7 @@
 //! - plan: [`target`] checks (by [`compatible`]'s rule) and indexes the target tables,
 //!   [`plan`] diffs by primary key;
 //! - apply: [`write`] creates missing tables and batch-writes what differs;
+//!   [`native_import`] has DynamoDB create and load large new tables from S3 instead;
 //! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
 //!   samples;
 //! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`;
@@ -18,6 +19,7 @@ pub mod compatible;
 pub mod estimate;
 pub mod index;
 pub mod native;
+pub mod native_import;
 pub mod plan;
 pub mod read;
 pub mod relations;

@@ -56,7 +56,7 @@ impl NativeVia {
     }
 
     /// `prefix/rest`, or `rest` without a prefix.
-    fn key(&self, rest: &str) -> String {
+    pub(crate) fn key(&self, rest: &str) -> String {
         if self.prefix.is_empty() {
             rest.to_owned()
         } else {
@@ -140,7 +140,8 @@ impl NativeExports {
     }
 }
 
-async fn remove_prefix(s3: &S3, run_prefix: &str) -> Result<usize> {
+/// Deletes every object under `run_prefix/`; returns how many.
+pub(crate) async fn remove_prefix(s3: &S3, run_prefix: &str) -> Result<usize> {
     let keys: Vec<String> = s3
         .list_all(&format!("{run_prefix}/"))
         .await?

@@ -37,6 +37,13 @@ pub struct TablePlan {
     pub owner_rewrites: u64,
     /// Owner field values naming a sub the snapshot's users do not have (left alone).
     pub owner_unknown: u64,
+    /// How phase 6 fills the table: `batch-write`, or `import-table` (DynamoDB's
+    /// ImportTable from S3, for a table `--create-missing` creates; see
+    /// [`super::native_import`]).
+    pub path: String,
+    /// Why that path, when a staging area for ImportTable is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_why: Option<String>,
 }
 
 impl TablePlan {
