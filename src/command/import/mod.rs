@@ -15,7 +15,7 @@ use age::secrecy::SecretString;
 use serde::Serialize;
 
 use crate::archive::header::IntegritySummary;
-use crate::archive::{DecryptionKey, EncryptionKey, Manifest};
+use crate::archive::{DecryptionKey, EncryptionKey};
 use crate::aws::dynamodb::Dynamo;
 use crate::config::{Environment, Relation};
 use crate::error::{Error, Result};
@@ -35,10 +35,12 @@ mod native;
 mod related;
 mod rollback;
 mod safety;
+mod scope;
 mod users;
 
 pub use rollback::{latest_backup, rollback_source, RollbackSource};
 use safety::{backup, confirm};
+use scope::{refuse_dangling, resume_command, select_models};
 
 /// How to import.
 #[derive(Debug, Clone, Default)]
@@ -509,99 +511,4 @@ async fn run_phases(
     run.finish()?;
     report.retries = crate::aws::retry_stats();
     Ok(report)
-}
-
-/// The command that re-runs this import (and so resumes it: see the journal).
-fn resume_command(snapshot: &Path, target: &Environment, options: &ImportOptions) -> String {
-    let mut command = format!(
-        "rtsnap import {} --target {}",
-        snapshot.display(),
-        target.name
-    );
-    let flags = [
-        (options.merge, "--merge"),
-        (options.with_related, "--with-related"),
-        (options.create_missing, "--create-missing"),
-        (options.prune_users, "--prune-users"),
-        (options.prune_assets, "--prune-assets"),
-        (options.strict, "--strict"),
-        (options.no_native, "--no-native"),
-        (options.keep_staging, "--keep-staging"),
-    ];
-    if let Some(only) = &options.only {
-        command.push_str(&format!(" --only {}", only.join(",")));
-    }
-    if let Some(limit) = options.limit {
-        command.push_str(&format!(" --limit {limit}"));
-    }
-    if let Some(via) = &options.native_via {
-        command.push_str(&format!(" --native-via {via}"));
-    }
-    if let Some(min) = options.native_min_items {
-        command.push_str(&format!(" --native-min-items {min}"));
-    }
-    for (on, flag) in flags {
-        if on {
-            command.push(' ');
-            command.push_str(flag);
-        }
-    }
-    if let Some(confirm) = &options.confirm {
-        command.push_str(&format!(" --confirm {confirm}"));
-    }
-    command
-}
-
-/// Dangling references are a warning, or with `--strict` a refusal (nothing written).
-fn refuse_dangling(
-    integrity: &IntegritySummary,
-    strict: bool,
-    progress: &dyn Progress,
-) -> Result<()> {
-    let dangling: Vec<String> = integrity
-        .relations
-        .iter()
-        .filter(|r| r.dangling > 0)
-        .map(|r| {
-            format!(
-                "{} -> {}: {} dangling (first: {})",
-                r.from,
-                r.to,
-                r.dangling,
-                r.first_dangling.first().map_or("", String::as_str)
-            )
-        })
-        .collect();
-    if dangling.is_empty() {
-        return Ok(());
-    }
-    if strict {
-        return Err(Error::Refused(format!(
-            "--strict: the snapshot has dangling references ({}); nothing was written",
-            dangling.join("; ")
-        )));
-    }
-    for line in &dangling {
-        progress.note(&format!("warning: {line}"));
-    }
-    Ok(())
-}
-
-fn select_models(manifest: &Manifest, only: Option<&[String]>) -> Result<Vec<String>> {
-    let all: Vec<String> = manifest.tables.keys().cloned().collect();
-    let Some(only) = only else {
-        return Ok(all);
-    };
-    let unknown: Vec<&str> = only
-        .iter()
-        .filter(|m| !all.contains(m))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::Usage(format!(
-            "--only names models the snapshot does not have: {}",
-            unknown.join(", ")
-        )));
-    }
-    Ok(all.into_iter().filter(|m| only.contains(m)).collect())
 }
