@@ -229,7 +229,23 @@ pub(super) fn throughput_to_sdk(
         .build()
 }
 
-pub(super) fn gsi_to_sdk(
+/// A schema's GSIs for CreateTable or ImportTable; `None` when it has none (both calls
+/// refuse an empty list).
+pub(super) fn gsis_to_sdk(
+    indexes: &[SecondaryIndex],
+    provisioned: bool,
+) -> Result<Option<Vec<ddb::GlobalSecondaryIndex>>, aws_sdk_dynamodb::error::BuildError> {
+    if indexes.is_empty() {
+        return Ok(None);
+    }
+    indexes
+        .iter()
+        .map(|i| gsi_to_sdk(i, provisioned))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn gsi_to_sdk(
     index: &SecondaryIndex,
     provisioned: bool,
 ) -> Result<ddb::GlobalSecondaryIndex, aws_sdk_dynamodb::error::BuildError> {

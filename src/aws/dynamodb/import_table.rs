@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::convert::{
-    attribute_definitions_to_sdk, gsi_to_sdk, key_schema_to_sdk, stream_to_sdk, throughput_to_sdk,
+    attribute_definitions_to_sdk, gsis_to_sdk, key_schema_to_sdk, stream_to_sdk, throughput_to_sdk,
 };
 use super::Dynamo;
 use crate::archive::schema::TableSchema;
@@ -83,15 +83,8 @@ impl Dynamo {
         {
             parameters = parameters.provisioned_throughput(throughput_to_sdk(t).map_err(invalid)?);
         }
-        if !schema.global_secondary_indexes.is_empty() {
-            let gsis = schema
-                .global_secondary_indexes
-                .iter()
-                .map(|i| gsi_to_sdk(i, provisioned))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(invalid)?;
-            parameters = parameters.set_global_secondary_indexes(Some(gsis));
-        }
+        let gsis = gsis_to_sdk(&schema.global_secondary_indexes, provisioned).map_err(invalid)?;
+        parameters = parameters.set_global_secondary_indexes(gsis);
         let parameters = parameters.build().map_err(invalid)?;
         let source = S3BucketSource::builder()
             .s3_bucket(bucket)

@@ -21,7 +21,7 @@ mod import_table;
 mod native;
 
 use convert::{
-    attribute_definitions_to_sdk, gsi_to_sdk, key_schema_to_sdk, projection_to_sdk,
+    attribute_definitions_to_sdk, gsis_to_sdk, key_schema_to_sdk, projection_to_sdk,
     schema_from_description, stream_to_sdk, throughput_to_sdk,
 };
 pub use convert::{item_from_sdk, item_to_sdk};
@@ -254,15 +254,8 @@ impl Dynamo {
                 request = request.provisioned_throughput(throughput_to_sdk(t).map_err(invalid)?);
             }
         }
-        if !schema.global_secondary_indexes.is_empty() {
-            let gsis = schema
-                .global_secondary_indexes
-                .iter()
-                .map(|i| gsi_to_sdk(i, provisioned))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(invalid)?;
-            request = request.set_global_secondary_indexes(Some(gsis));
-        }
+        let gsis = gsis_to_sdk(&schema.global_secondary_indexes, provisioned).map_err(invalid)?;
+        request = request.set_global_secondary_indexes(gsis);
         if !schema.local_secondary_indexes.is_empty() {
             let lsis = schema
                 .local_secondary_indexes
