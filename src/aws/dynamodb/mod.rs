@@ -214,10 +214,14 @@ impl Dynamo {
         let mut scan = self.scan_pages(table, segment, total_segments, None);
         let mut sent = 0u64;
         while let Some(page) = scan.next().await? {
+            // Move the page's items out of the SDK's answer rather than cloning them:
+            // each SDK item is freed as it is converted, so a segment holds about one
+            // page, not two (a 1 MB page of ~300 B items is several MB of maps).
             let items = page
-                .items()
-                .iter()
-                .map(|raw| item_from_sdk(raw.clone()))
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(item_from_sdk)
                 .collect::<Result<Vec<Item>, AwsError>>()?;
             sent += items.len() as u64;
             if !items.is_empty() && pages.send(items).await.is_err() {

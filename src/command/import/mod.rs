@@ -473,6 +473,9 @@ async fn run_phases(
     }
 
     ctx.stop.set_writing(false);
+    // The plan's target index (~140 bytes per target item) is done with: free it
+    // before phase 7 scans the target again, so the two never add up.
+    drop(indexes);
     progress.note("phase 7/7: verifying the target");
     let selection = Selection {
         owners: final_owners.as_ref(),

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::snapshot::VerifiedContents;
 
 use super::compatible::{check_schema, KeylessSchema};
-use super::index::{index_target, TargetIndex};
+use super::index::{digest_target, index_target, TargetIndex};
 use super::plan::diff;
 use super::read::{for_each_item, Selection};
 use crate::archive::header::TableSummary;
@@ -104,9 +104,10 @@ pub async fn index_targets(
     Ok(indexes)
 }
 
-/// Phase 7: rescans the target and re-plans. Exact mode: the content digest and item
-/// count of every table equal the manifest's. Merge/sample: no snapshot item is missing
-/// or different.
+/// Phase 7: rescans the target. Exact mode: the content digest and item count of
+/// every table equal the manifest's; the scan keeps only a running count and digest,
+/// no state per item. Merge/sample: re-plans against an index of the target, so that
+/// no snapshot item is missing or different.
 pub async fn verify_target(
     dynamo: &Dynamo,
     snapshot: &Path,
@@ -116,26 +117,25 @@ pub async fn verify_target(
     target: &Environment,
     partial: bool,
 ) -> Result<BTreeMap<String, String>> {
-    let mut indexes = BTreeMap::new();
+    let mut described = BTreeMap::new();
     for model in selection.models {
         let table = target.table_name(model);
-        let described = dynamo
+        let found = dynamo
             .describe(&table, model)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::Failed(format!("{table} is missing after the import")))?;
-        let primary = described.schema.primary_key().map_err(Error::Failed)?;
-        let index = index_target(
-            dynamo,
-            &table,
-            primary,
-            (described.size_bytes, described.item_count),
-        )
-        .await?;
-        indexes.insert(model.clone(), index);
+        described.insert(model.clone(), (table, found));
     }
     let mut out = BTreeMap::new();
     if partial {
+        let mut indexes = BTreeMap::new();
+        for (model, (table, found)) in described {
+            let primary = found.schema.primary_key().map_err(Error::Failed)?;
+            let estimate = (found.size_bytes, found.item_count);
+            let index = index_target(dynamo, &table, primary, estimate).await?;
+            indexes.insert(model, index);
+        }
         let plans = diff(
             snapshot,
             key,
@@ -161,10 +161,11 @@ pub async fn verify_target(
         return Ok(out);
     }
     let expected = expected_digests(snapshot, key, selection, verified)?;
-    for (model, index) in &indexes {
+    for (model, (table, found)) in &described {
+        let estimate = (found.size_bytes, found.item_count);
+        let (count, digest) = digest_target(dynamo, table, estimate).await?;
+        let digest = digest.to_hex();
         let expected = &expected[model];
-        let digest = index.digest.to_hex();
-        let count = index.items.len() as u64;
         let verdict = if digest == expected.digest && count == expected.items {
             String::from("match")
         } else {
