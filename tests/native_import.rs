@@ -7,6 +7,11 @@
 //!   independent scan), phase 7 and `verify --against` say match, the staging objects
 //!   are removed (kept with `--keep-staging`), and rollback empties both tables;
 //! - the plan (`--dry-run --json`) says each table's path and why;
+//! - killed once ImportTable has answered (the table is being created and loaded inside
+//!   the service, its staging objects still in the bucket), a plain re-run resumes the
+//!   migration: it keeps the first backup, finds the table ImportTable made and
+//!   completes it by the ordinary diff (no second ImportTable), removes what the killed
+//!   attempt staged, verifies match; rollback empties both tables;
 //! - an unreachable staging bucket is refused in the plan, exit 4, before the backup
 //!   and any write; `--native-via` without `--create-missing` is a usage error;
 //!   `--no-native` keeps batch writes although rtsnap.toml sets `native_via`.
@@ -17,6 +22,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as V;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+use common::faults::FaultProxy;
 use common::recorder::MotoRecording;
 use common::world::{simple_item, stderr, SdkItem, World};
 use common::Server;
@@ -287,6 +293,136 @@ async fn import_table_loads_the_big_new_table_and_batch_writes_the_small_one() {
         contents(&world, &world.table("kept", "Note")).await,
         contents(&world, &note).await
     );
+}
+
+/// Waits until `what` holds, for at most 120 s.
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not within 120 s: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Issue #11 §5: `kill -9` in the moment after ImportTable answered. The killed run
+/// goes through the fault proxy of `tests/common/faults.rs` (0 % faults) on every
+/// service of the target; it holds the first DescribeImport, so the ImportTable call
+/// reached moto and was answered, and nothing after it did. moto then creates and
+/// loads the table by itself (AWS would too: no API cancels an import).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_killed_after_import_table_answered_resumes_to_match_and_rolls_back() {
+    use std::os::unix::process::ExitStatusExt;
+    let world = World::new(
+        Server::Moto,
+        "native_import_kill",
+        &[("staging", false), ("fresh", false)],
+    );
+    let (contact, note) = source(&world).await;
+    let bucket = staging_bucket(&world, "fresh").await;
+    let via = format!("s3://{bucket}/imports");
+    let args = [
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "fresh",
+        "--create-missing",
+        "--yes",
+        "--native-via",
+        &via,
+        "--native-min-items",
+        "100",
+        "--json",
+    ];
+    let (fresh_contact, fresh_note) = (
+        world.table("fresh", "Contact"),
+        world.table("fresh", "Note"),
+    );
+
+    let proxy = FaultProxy::start(&world.endpoint, 0, 11);
+    proxy.hold_after("DescribeImport", 0);
+    let log = world.dir.path().join("killed.log");
+    let mut child = world
+        .command(&args)
+        .env("RTSNAP_FRESH_ENDPOINT_URL", &proxy.endpoint)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn rtsnap import");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !(proxy.holding() && proxy.settled()) {
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!(
+                "the import ended ({status}) before DescribeImport:\n{}",
+                said()
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DescribeImport within 120 s; forwarded: {:?}\n{}",
+            proxy.operations(),
+            said()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let ops = proxy.operations();
+    assert_eq!(proxy.forwarded("ImportTable"), 1, "{ops:?}");
+    assert_eq!(proxy.forwarded("BatchWriteItem"), 0, "{ops:?}");
+    child.kill().expect("SIGKILL the import");
+    let status = child.wait().expect("wait for the killed import");
+    assert_eq!(status.signal(), Some(9), "killed, not ended: {status}");
+    proxy.release();
+
+    // The service finishes the import on its own; the staging objects stay behind.
+    wait_until("moto loads the 2,000 items", || async {
+        world.table_exists(&fresh_contact).await
+            && world.scan_all(&fresh_contact).await.len() == 2_000
+    })
+    .await;
+    let staged = keys_under(&world, &bucket, "imports/").await;
+    assert!(
+        !staged.is_empty() && staged.iter().all(|k| k.contains("/Contact/part-")),
+        "{staged:?}"
+    );
+    assert!(!world.table_exists(&fresh_note).await);
+
+    // The same command again, directly.
+    let out = world.rtsnap(&args);
+    let said = stderr(&out);
+    assert!(out.status.success(), "the re-run failed:\n{said}");
+    let rerun: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(rerun["resumed_from"].is_string(), "{rerun}");
+    assert!(
+        said.contains("staging objects of an interrupted attempt"),
+        "{said}"
+    );
+    assert!(rerun["native"].is_null(), "no second ImportTable: {rerun}");
+    assert_eq!(rerun["tables"]["Contact"]["path"], "batch-write", "{rerun}");
+    assert_eq!(rerun["tables"]["Contact"]["unchanged"], 2_000, "{rerun}");
+    assert_eq!(rerun["written"], 7, "only Note's items: {rerun}");
+    assert_eq!(rerun["verification"]["Contact"], "match", "{rerun}");
+    assert_eq!(rerun["verification"]["Note"], "match", "{rerun}");
+    assert!(keys_under(&world, &bucket, "imports/").await.is_empty());
+    assert_eq!(
+        contents(&world, &fresh_contact).await,
+        contents(&world, &contact).await
+    );
+    assert_eq!(
+        contents(&world, &fresh_note).await,
+        contents(&world, &note).await
+    );
+
+    // The backup was taken before the killed attempt wrote anything: both tables empty.
+    world.rtsnap_json(&["rollback", "fresh", "--yes"]);
+    assert!(world.scan_all(&fresh_contact).await.is_empty());
+    assert!(world.scan_all(&fresh_note).await.is_empty());
 }
 
 /// Runs `rtsnap <args> --quiet`, expects exit `code` and exactly one stderr line

@@ -78,6 +78,13 @@ impl RunLog {
         Ok(())
     }
 
+    /// This run's journal id (the resumed run's when resuming), once [`RunLog::start`]
+    /// recorded it. It names what belongs to one migration across its attempts, like
+    /// its ImportTable staging prefix.
+    pub fn id(&self) -> Option<&str> {
+        self.run_id.as_deref()
+    }
+
     /// Records the end of a verified run; a rollback also marks what it undid.
     pub fn finish(&self) -> Result<()> {
         if let Some(id) = &self.run_id {

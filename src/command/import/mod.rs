@@ -315,7 +315,8 @@ async fn run_phases(
     for (model, plan) in plans.iter_mut() {
         plan.table = target.table_name(model);
     }
-    let chosen = native::plan_paths(&sdk, native_via, &mut plans, &verified.schemas).await?;
+    let chosen =
+        native::plan_paths(&sdk, native_via.clone(), &mut plans, &verified.schemas).await?;
     let mut report = ImportReport {
         snapshot: snapshot.to_path_buf(),
         source_env: verified.header.source.env.clone(),
@@ -423,15 +424,18 @@ async fn run_phases(
             ..selection
         };
         let native_models = chosen.as_ref().map_or(&[][..], |c| c.models.as_slice());
+        let phase6 = native::Phase6 {
+            dynamo: &dynamo,
+            target,
+            schemas: &verified.schemas,
+            options,
+            ctx,
+            run_id: run.id().unwrap_or(&target.name),
+        };
         if let Some(chosen) = &chosen {
-            let load = native::Phase6 {
-                dynamo: &dynamo,
-                target,
-                schemas: &verified.schemas,
-                options,
-                ctx,
-            };
-            native::apply(&load, chosen, snapshot, selection, &mut report).await?;
+            native::apply(&phase6, chosen, snapshot, selection, &mut report).await?;
+        } else if run.resumed.is_some() {
+            native::sweep_resumed(&sdk, native_via.as_ref(), &phase6).await;
         }
         let (plans, models) = native::batch_share(&report.tables, &models, native_models);
         let done = tables::write::apply(

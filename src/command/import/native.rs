@@ -14,7 +14,8 @@ use crate::aws::s3::S3;
 use crate::config::Environment;
 use crate::error::Result;
 use crate::section::tables::native_import::{
-    check_staging, choose_paths, import_natively, resolve_via, ImportVia, NativeFlags, NativeLoad,
+    check_staging, choose_paths, import_natively, resolve_via, sweep_staging, ImportVia,
+    NativeFlags, NativeLoad,
 };
 use crate::section::tables::{Selection, TablePlan};
 
@@ -80,6 +81,8 @@ pub(super) struct Phase6<'a> {
     pub schemas: &'a BTreeMap<String, TableSchema>,
     pub options: &'a ImportOptions,
     pub ctx: &'a ImportContext<'a>,
+    /// The import's journal id (names its staging prefix).
+    pub run_id: &'a str,
 }
 
 /// Phase 6, first part: ImportTable creates and loads the chosen tables; the report
@@ -105,6 +108,7 @@ pub(super) async fn apply(
         schemas: phase.schemas,
         plans: &plans,
         keep_staging: phase.options.keep_staging,
+        run_id: phase.run_id,
         progress: phase.ctx.progress,
         stop: &phase.ctx.stop,
     };
@@ -117,4 +121,19 @@ pub(super) async fn apply(
     report.created_tables = summary.tables.values().map(|t| t.table.clone()).collect();
     report.native = Some(summary);
     Ok(())
+}
+
+/// Phase 6, end of a resumed run that loaded no table through ImportTable: removes
+/// what an interrupted attempt of this migration left staged (see
+/// [`sweep_staging`]). Nothing to do without a staging area.
+pub(super) async fn sweep_resumed(
+    sdk: &aws_config::SdkConfig,
+    via: Option<&ImportVia>,
+    phase: &Phase6<'_>,
+) {
+    if let Some(via) = via {
+        let s3 = S3::new(sdk, &via.via.bucket);
+        let (keep, progress) = (phase.options.keep_staging, phase.ctx.progress);
+        sweep_staging(&s3, via, phase.run_id, keep, progress).await;
+    }
 }

@@ -194,6 +194,9 @@ pub struct NativeLoad<'a> {
     /// The plans of the chosen models (their `put` is what each table must hold).
     pub plans: &'a BTreeMap<String, TablePlan>,
     pub keep_staging: bool,
+    /// The import's journal id: the staging prefix is `rtsnap-import-<run_id>`, the
+    /// same for every attempt of one migration (see [`sweep_staging`]).
+    pub run_id: &'a str,
     pub progress: &'a dyn Progress,
     pub stop: &'a StopSignal,
 }
@@ -206,11 +209,7 @@ pub async fn import_natively(
     selection: Selection<'_>,
 ) -> Result<NativeImportSummary> {
     let (s3, progress) = (load.s3, load.progress);
-    let run_prefix = load.via.via.key(&format!(
-        "rtsnap-import-{}-{}",
-        load.target.name,
-        crate::snapshot::write::compact_utc_stamp(false)
-    ));
+    let run_prefix = staging_prefix(load.via, load.run_id);
     progress.note(&format!(
         "ImportTable for {} new tables via s3://{}/{run_prefix}/",
         selection.models.len(),
@@ -236,6 +235,42 @@ pub async fn import_natively(
         tables: loaded?,
         staging_kept: kept,
     })
+}
+
+/// The staging prefix of one migration: its journal id (`<target>-<start stamp>`) is
+/// kept by every attempt, so a resumed run finds what a killed one staged.
+fn staging_prefix(via: &ImportVia, run_id: &str) -> String {
+    via.via.key(&format!("rtsnap-import-{run_id}"))
+}
+
+/// After phase 6 of a resumed import that loaded no table through ImportTable: an
+/// attempt killed after staging (the objects hold the snapshot's items, personal data)
+/// left them under this migration's prefix, and no later attempt would stage there
+/// again (the tables its ImportTable created now exist and take batch writes). Removes
+/// them unless `--keep-staging`; a failure is a warning naming the prefix.
+pub async fn sweep_staging(
+    s3: &S3,
+    via: &ImportVia,
+    run_id: &str,
+    keep: bool,
+    progress: &dyn Progress,
+) {
+    let run_prefix = staging_prefix(via, run_id);
+    match s3.list_all(&format!("{run_prefix}/")).await {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => {
+            progress.note(&format!(
+                "{} staging objects of an interrupted attempt under s3://{}/{run_prefix}/",
+                left.len(),
+                s3.bucket()
+            ));
+            cleanup(s3, &run_prefix, keep, progress).await;
+        }
+        Err(e) => tracing::warn!(
+            "staging objects under s3://{}/{run_prefix}/ not checked: {e}",
+            s3.bucket()
+        ),
+    }
 }
 
 /// Removes the run's staging objects unless they are to be kept; whether they are
