@@ -23,7 +23,9 @@ use crate::progress::Progress;
 use crate::section::assets::{apply_assets, AssetsApplied, AssetsMode, AssetsPlan};
 use crate::section::owner::OwnerRewrite;
 use crate::section::tables::native_import::settle_tables;
-use crate::section::tables::target::{check_target, index_targets, verify_target};
+use crate::section::tables::target::{
+    check_target, index_targets, verify_target, verify_unwritten,
+};
 use crate::section::tables::{self, diff, Selection, TablePlan};
 use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
 use crate::section::Only;
@@ -477,24 +479,23 @@ async fn run_phases(
     }
 
     ctx.stop.set_writing(false);
-    // The plan's target index (~140 bytes per target item) is done with: free it
-    // before phase 7 scans the target again, so the two never add up.
-    drop(indexes);
     progress.note("phase 7/7: verifying the target");
     let selection = Selection {
         owners: final_owners.as_ref(),
         ..selection
     };
-    report.verification = verify_target(
-        &dynamo,
-        snapshot,
-        ctx.decrypt,
-        selection,
-        &verified,
-        target,
-        !exact,
-    )
-    .await?;
+    report.verification = if exact && !has_changes {
+        verify_unwritten(snapshot, ctx.decrypt, selection, &verified, &indexes)?
+    } else {
+        // The plan's target index (~140 bytes per target item) is done with: free it
+        // before phase 7 scans the target again, so the two never add up.
+        drop(indexes);
+        let (key, partial) = (ctx.decrypt, !exact);
+        verify_target(
+            &dynamo, snapshot, key, selection, &verified, target, partial,
+        )
+        .await?
+    };
     if let (Some(t), Some(s)) = (&users_target, snapshot_users) {
         let verdict = users::verify(&t.cognito, s, users_mode).await?;
         report.verification.insert("users".into(), verdict);

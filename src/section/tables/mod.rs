@@ -10,7 +10,8 @@
 //!   [`native_import`] has DynamoDB create and load large new tables from S3 instead;
 //! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
 //!   samples;
-//! - verify: [`target::verify_target`] after an import, [`compare`] for `verify --against`;
+//! - verify: [`target::verify_target`] after an import ([`target::verify_unwritten`]
+//!   when it wrote nothing), [`compare`] for `verify --against`;
 //! - analyze: [`analyze`] describes, counts and samples live tables without exporting.
 
 pub mod analyze;
