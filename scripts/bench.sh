@@ -20,14 +20,14 @@
 #                    --rounds 1 --skip-pack --dynalite-on-disk
 #
 # --dynalite-on-disk keeps dynalite's tables in LevelDB files under the work folder
-# instead of its memory (2.9 GB of node heap for the default sizes' 222,000 items: a
-# million would not fit under its 8 GiB heap limit).
+# instead of its memory (at the default sizes, 3 rounds, it peaked at 6.3 GB RSS: a
+# million items would not fit under its 8 GiB heap limit).
 #
 # 1. Builds rtsnap (release, $CARGO_TARGET_DIR), installs dynalite (scripts/emulator.sh
 #    install) and dynamodump (PyPI, pinned, into its own venv
 #    ${RTSNAP_EMULATOR_HOME:-~/.cache/rtsnap-emulator}/bench-venv; boto3 comes with it),
 #    starts a private dynalite (in memory, on a free 127.0.0.1 port; stopped on exit; the
-#    emulators of scripts/emulator.sh are not touched; ~2.9 GB RSS at the default sizes, so
+#    emulators of scripts/emulator.sh are not touched; 3–6.3 GB RSS at the default sizes, so
 #    its V8 heap limit is raised to 8 GiB from node's ~4 GiB), and loads the source tables
 #    Small/Large/Big-benchsrc-NONE with `bench_bare.py write` (seeded items; not timed).
 # 2. Each round, for each table, the export side, in an order rotated every round:
