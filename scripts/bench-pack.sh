@@ -9,9 +9,13 @@
 #
 #   rtsnap --config rtsnap.toml pack DATA -o OUT           (under /usr/bin/time -v)
 #   tar -C DATA -c . | zstd -3 -T2 -q | age -r RECIPIENT > OUT2 ; sync OUT2
+#   tar -C DATA -c . | tee FIFO | zstd -3 -T2 -q | age -r RECIPIENT > OUT3 ; sync OUT3
+#     with `sha256sum < FIFO` beside it and waited for: the equal-work pipeline of
+#     issue #11 (`tar c | tee >(sha256sum) | zstd -3 -T2 | age -r`), which hashes its
+#     stream once as rtsnap hashes its entries
 #
 # and prints wall time, throughput (input bytes / wall seconds, 1 MB = 10^6 bytes), CPU
-# time and peak RSS for each run, the medians and the ratio rtsnap / stock.
+# time and peak RSS for each run, the medians and the ratios rtsnap / stock.
 # rtsnap fsyncs its archive before renaming it into place, so the stock pipeline is shown
 # both without and with an fsync of its output (`sync FILE`); the ratio uses the latter.
 #
@@ -130,6 +134,7 @@ other() { awk -v a="$1" -v b="$(busy)" -v own="$2" 'BEGIN {o = b - a - own; prin
 cpu_of() { awk -v u="$(field 'User time (seconds)' "$1")" -v s="$(field 'System time (seconds)' "$1")" 'BEGIN {printf "%.2f", u + s}'; }
 
 declare -a r_wall r_cpu r_rss r_other s_wall s_sync s_cpu s_rss s_other out_size
+declare -a e_wall e_sync e_cpu e_other
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 verified=no
 for i in $(seq 1 "$runs"); do
@@ -168,6 +173,23 @@ for i in $(seq 1 "$runs"); do
     s_rss[i]=$(field 'Maximum resident set size (kbytes)' stock.time)
     stock_size=$(stat -c %s out2.tar.zst.age)
     rm -f out2.tar.zst.age
+
+    log "run $i/$runs: tar | tee >(sha256sum) | zstd -3 -T2 | age"
+    rm -f out3.tar.zst.age hash.fifo; mkfifo hash.fifo
+    b0=$(busy); t0=$(now)
+    # shellcheck disable=SC2016  # $1 and $2 are the inner shell's arguments
+    /usr/bin/time -v -o equal.time bash -c \
+        'set -o pipefail; sha256sum < hash.fifo > stream.sha256 & tar -C "$1" -c . | tee hash.fifo | zstd -3 -T2 -q | age -r "$2" > out3.tar.zst.age; wait $!' \
+        bash "$data" "$recipient"
+    t1=$(now)
+    sync out3.tar.zst.age
+    t2=$(now)
+    [ -s stream.sha256 ] || { log "the equal-work pipeline wrote no checksum"; exit 1; }
+    e_wall[i]=$(elapsed "$t0" "$t1")
+    e_sync[i]=$(elapsed "$t0" "$t2")
+    e_cpu[i]=$(cpu_of equal.time)
+    e_other[i]=$(other "$b0" "${e_cpu[i]}")
+    rm -f out3.tar.zst.age hash.fifo stream.sha256
 done
 
 declare -a u_wall u_cpu u_rss u_other x_wall x_sync x_cpu x_rss x_other
@@ -231,6 +253,9 @@ ss_med=$(median "${s_sync[@]}")
 r_rss_max=$(maximum "${r_rss[@]}")
 ratio=$(awk -v r="$r_med" -v s="$ss_med" 'BEGIN {printf "%.2f", s / r}')
 ratio_nosync=$(awk -v r="$r_med" -v s="$s_med" 'BEGIN {printf "%.2f", s / r}')
+e_med=$(median "${e_wall[@]}")
+es_med=$(median "${e_sync[@]}")
+ratio_equal=$(awk -v r="$r_med" -v s="$es_med" 'BEGIN {printf "%.2f", s / r}')
 
 cat <<EOF
 
@@ -248,8 +273,11 @@ load:    $load_before before, $load_after after (1/5/15-minute load averages);
 | rtsnap pack | $r_med | $(mbps "$r_med") | $(list "${r_wall[@]}") | $(list "${r_cpu[@]}") | $(mb_list "${r_rss[@]}") | $(list "${r_other[@]}") |
 | stock tar \| zstd -3 -T2 \| age | $s_med | $(mbps "$s_med") | $(list "${s_wall[@]}") | $(list "${s_cpu[@]}") | $(mb_list "${s_rss[@]}") (largest process) | $(list "${s_other[@]}") |
 | stock + sync FILE | $ss_med | $(mbps "$ss_med") | $(list "${s_sync[@]}") | | | |
+| equal work: tar \| tee >(sha256sum) \| zstd -3 -T2 \| age | $e_med | $(mbps "$e_med") | $(list "${e_wall[@]}") | $(list "${e_cpu[@]}") | | $(list "${e_other[@]}") |
+| equal work + sync FILE | $es_med | $(mbps "$es_med") | $(list "${e_sync[@]}") | | | |
 
 throughput ratio rtsnap / stock: $ratio (with the stock output fsynced like rtsnap's), $ratio_nosync (stock without fsync)
+throughput ratio rtsnap / equal-work stock (fsynced): $ratio_equal
 rtsnap peak RSS: $(mb_of_kib "$r_rss_max") MB (max of $runs runs; goal < 100 MB)
 EOF
 
