@@ -46,21 +46,22 @@ field() { sed -n "s/^[[:space:]]*$1: //p" "$2" | tail -n 1; }
 rows=()
 # step LABEL CMD...: runs CMD under /usr/bin/time -v, its output into LABEL.log.
 step() {
-    local label=$1 t0 t1 rc=0
+    local label=$1 t0 t1 rc=0 file
     shift
-    echo "bench-cold-build: $label: $*" >&2
+    file="$work/$(printf '%s' "$label" | tr -c 'A-Za-z0-9.=-' '_')"
+    echo "bench-cold-build: $label (log: $file.log)" >&2
     t0=$EPOCHREALTIME
-    /usr/bin/time -v -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1 || rc=$?
+    /usr/bin/time -v -o "$file.time" "$@" >"$file.log" 2>&1 || rc=$?
     t1=$EPOCHREALTIME
     if [ "$rc" -ne 0 ]; then
-        tail -n 30 "$work/$label.log" >&2
+        tail -n 30 "$file.log" >&2
         echo "bench-cold-build: $label failed with exit status $rc" >&2
         exit 1
     fi
     rows+=("$(awk -v l="$label" -v a="$t0" -v b="$t1" \
-        -v u="$(field 'User time (seconds)' "$work/$label.time")" \
-        -v s="$(field 'System time (seconds)' "$work/$label.time")" \
-        -v r="$(field 'Maximum resident set size (kbytes)' "$work/$label.time")" \
+        -v u="$(field 'User time (seconds)' "$file.time")" \
+        -v s="$(field 'System time (seconds)' "$file.time")" \
+        -v r="$(field 'Maximum resident set size (kbytes)' "$file.time")" \
         'BEGIN {printf "| %s | %.0f | %.0f | %.0f |", l, b - a, u + s, r * 1024 / 1e6}')")
 }
 
