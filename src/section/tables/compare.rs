@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::index::{index_target, key_bytes, TargetIndex};
+use super::index::{index_target, key_bytes, Found, TargetIndex};
 use super::read::{for_each_item, Selection};
 use crate::archive::{item_hash, DecryptionKey};
 use crate::aws::dynamodb::Dynamo;
@@ -73,7 +73,7 @@ pub async fn compare_tables(
                 } else {
                     let estimate = (described.size_bytes, described.item_count);
                     let index = index_target(dynamo, &table, have, estimate).await?;
-                    comparison.target_items = index.items.len() as u64;
+                    comparison.target_items = index.len() as u64;
                     indexes.insert(model.clone(), index);
                 }
             }
@@ -87,7 +87,46 @@ pub async fn compare_tables(
         owners,
     };
     compare_items(snapshot, key, selection, &mut indexes, &mut tables)?;
+    for (model, index) in &indexes {
+        if let Some(comparison) = tables.get_mut(model) {
+            note_extra(dynamo, index, comparison).await?;
+        }
+    }
     Ok(tables)
+}
+
+/// Counts the target items the snapshot lacks and, when there are any, scans the table
+/// again for a sample of their keys (the index keeps none); then says whether the table
+/// matches.
+async fn note_extra(
+    dynamo: &Dynamo,
+    index: &TargetIndex,
+    comparison: &mut TableComparison,
+) -> Result<()> {
+    comparison.extra = index.unseen();
+    if comparison.extra > 0 {
+        let (tx, mut pages) = tokio::sync::mpsc::channel(2);
+        let scan = index.unseen_pages(dynamo, tx);
+        let sample = async {
+            let mut keys = Vec::new();
+            while let Some(page) = pages.recv().await {
+                for key in page {
+                    if keys.len() < SAMPLE_KEYS {
+                        let text = key_bytes(&key, &index.key).map_err(Error::Failed)?;
+                        keys.push(String::from_utf8_lossy(&text).into_owned());
+                    }
+                }
+            }
+            Ok::<_, Error>(keys)
+        };
+        let (scanned, sampled) = tokio::join!(scan, sample);
+        scanned?;
+        comparison.extra_keys = sampled?;
+        comparison.extra_keys.sort();
+    }
+    let clean = comparison.missing + comparison.different + comparison.extra == 0;
+    comparison.status = if clean { "match" } else { "differs" }.into();
+    Ok(())
 }
 
 /// One pass over the snapshot's items against the target indexes.
@@ -108,33 +147,19 @@ fn compare_items(
         let k = key_bytes(&item, &index.key)
             .map_err(|e| Error::Failed(format!("snapshot {model}: {e}")))?;
         let hash = item_hash(&item).map_err(|e| Error::Failed(e.to_string()))?;
-        match index.items.get_mut(&k) {
-            None => note(&mut comparison.missing, &mut comparison.missing_keys, &k),
-            Some((h, seen)) => {
-                *seen = true;
-                if *h != hash {
-                    note(
-                        &mut comparison.different,
-                        &mut comparison.different_keys,
-                        &k,
-                    );
-                }
-            }
+        match index.mark(&k, &hash) {
+            Found::Absent => note(&mut comparison.missing, &mut comparison.missing_keys, &k),
+            // A key the snapshot gives twice (import refuses such a snapshot in its
+            // plan) cannot equal the target's one item of that key either.
+            Found::Changed | Found::Repeated => note(
+                &mut comparison.different,
+                &mut comparison.different_keys,
+                &k,
+            ),
+            Found::Same => {}
         }
         Ok(())
-    })?;
-    for (model, index) in indexes.iter() {
-        let Some(comparison) = tables.get_mut(model) else {
-            continue;
-        };
-        for (k, _) in index.items.iter().filter(|(_, (_, seen))| !seen) {
-            note(&mut comparison.extra, &mut comparison.extra_keys, k);
-        }
-        comparison.extra_keys.sort();
-        let clean = comparison.missing + comparison.different + comparison.extra == 0;
-        comparison.status = if clean { "match" } else { "differs" }.into();
-    }
-    Ok(())
+    })
 }
 
 fn note(count: &mut u64, keys: &mut Vec<String>, key: &[u8]) {

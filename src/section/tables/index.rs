@@ -1,52 +1,163 @@
 //! The target side of a tables plan: an index built by scanning a live table. Per
-//! item it keeps only the primary key in canonical form and the SHA-256 of the item's
-//! canonical encoding: about 100 bytes plus the key's length per item (a 36-byte
-//! Amplify id: ~140 bytes, so ~140 MB for a million items). A number key the target
-//! spells unlike the canonical form (`100` for `1e2`) is also kept as scanned, for
-//! deletes: about as much again for such items. Snapshot items are streamed from the
-//! archive and compared against it, never held.
-
-use std::collections::HashMap;
+//! item it keeps 32 bytes: the first 16 bytes of the SHA-256 of its canonical primary
+//! key and of its canonical encoding, in one vector sorted by key (plus a `seen` flag
+//! byte): ~33 MB for a million items, however long the keys. (A hash map of full keys
+//! and hashes took ~275 bytes per item, 335 MB of peak RSS re-importing a million
+//! items.) 128 bits tell keys and versions apart with a collision chance of ~2^-60
+//! even at 2^34 items; they are not an integrity check (the table digest of every
+//! item's full SHA-256 is, and is kept too).
+//!
+//! The index holds no key, so what needs the keys of target items the snapshot lacks
+//! (deletes, and the sample keys of `verify --against`) scans the table again
+//! ([`TargetIndex::unseen_pages`]), only when there are such items. The rescan names
+//! each key as the target spells it (`100` where the canonical form is `1e2`). Snapshot
+//! items are streamed from the archive and compared against the index, never held.
 
 use tokio::sync::mpsc;
 
 use super::scan::segments_for;
 use crate::archive::schema::PrimaryKey;
-use crate::archive::{canonical_item, item_hash, normalize_number, AttrValue, Item, TableDigest};
+use crate::archive::{canonical_item, item_hash, Item, TableDigest};
 use crate::aws::dynamodb::Dynamo;
 use crate::error::{Error, Result};
+use sha2::{Digest as _, Sha256};
 
-/// A target table's items, by canonical primary key: (item hash, seen in snapshot).
+/// The first 16 bytes of a SHA-256: what the index keeps of a key or an item.
+pub type ShortDigest = [u8; 16];
+
+/// The short digest of a canonical primary key (see [`key_bytes`]).
+pub fn key_digest(canonical_key: &[u8]) -> ShortDigest {
+    short(&Sha256::digest(canonical_key).into())
+}
+
+fn short(hash: &[u8; 32]) -> ShortDigest {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash[..16]);
+    out
+}
+
+/// One target item: its key's and its content's short digests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    key: ShortDigest,
+    item: ShortDigest,
+}
+
+/// What a snapshot item finds in the index ([`TargetIndex::mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The target lacks the key.
+    Absent,
+    /// The target holds the same version.
+    Same,
+    /// The target holds another version.
+    Changed,
+    /// An earlier snapshot item had this key.
+    Repeated,
+}
+
+/// A target table's items, by short key digest, sorted.
 pub struct TargetIndex {
     pub key: PrimaryKey,
-    pub items: HashMap<Vec<u8>, ([u8; 32], bool)>,
-    /// The key exactly as the scan returned it, kept only where it is spelled unlike
-    /// its canonical form (a number key: the target says `100`, the canonical form is
-    /// `1e2`), so that a delete names the key the way the target stores it.
-    pub raw_keys: HashMap<Vec<u8>, Item>,
+    /// The table, and its size estimate (bytes, items) for rescans.
+    table: String,
+    estimate: (u64, u64),
+    entries: Vec<Entry>,
+    /// Per entry: a snapshot item has this key.
+    seen: Vec<bool>,
+    /// The content digest of every item (full SHA-256s), for phase 7.
     pub digest: TableDigest,
 }
 
 impl TargetIndex {
-    /// The key item to delete the target item with canonical key `canonical`: as the
-    /// target spelled it.
-    pub fn delete_key(&self, canonical: &[u8]) -> Result<Item> {
-        if let Some(raw) = self.raw_keys.get(canonical) {
-            return Ok(raw.clone());
+    /// The index of a scanned table's entries (in scan order).
+    fn new(
+        key: PrimaryKey,
+        table: &str,
+        estimate: (u64, u64),
+        mut entries: Vec<Entry>,
+        digest: TableDigest,
+    ) -> TargetIndex {
+        entries.sort_unstable();
+        entries.shrink_to_fit();
+        let seen = vec![false; entries.len()];
+        TargetIndex {
+            key,
+            table: table.to_owned(),
+            estimate,
+            entries,
+            seen,
+            digest,
         }
-        let item = crate::archive::parse_item(canonical)
-            .map_err(|e| Error::Failed(format!("internal key encoding: {e}")))?;
-        Ok(key_item(&item, &self.key))
     }
-}
 
-/// Whether a key attribute is spelled unlike its canonical form: only numbers can be
-/// (strings and binary are canonical as they are).
-fn spelled_differently(key_only: &Item) -> bool {
-    key_only.values().any(|v| match v {
-        AttrValue::N(n) => normalize_number(n).map_or(true, |c| c != *n),
-        _ => false,
-    })
+    /// Items in the target table.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn position(&self, key: &ShortDigest) -> Option<usize> {
+        self.entries.binary_search_by(|e| e.key.cmp(key)).ok()
+    }
+
+    /// Whether the target holds the item of canonical key `canonical_key` with content
+    /// hash `hash` exactly.
+    pub fn holds(&self, canonical_key: &[u8], hash: &[u8; 32]) -> bool {
+        self.position(&key_digest(canonical_key))
+            .is_some_and(|i| self.entries[i].item == short(hash))
+    }
+
+    /// Looks a snapshot item up and marks its key seen.
+    pub fn mark(&mut self, canonical_key: &[u8], hash: &[u8; 32]) -> Found {
+        let Some(i) = self.position(&key_digest(canonical_key)) else {
+            return Found::Absent;
+        };
+        if std::mem::replace(&mut self.seen[i], true) {
+            Found::Repeated
+        } else if self.entries[i].item == short(hash) {
+            Found::Same
+        } else {
+            Found::Changed
+        }
+    }
+
+    /// Target items no snapshot item has marked.
+    pub fn unseen(&self) -> u64 {
+        self.seen.iter().filter(|s| !**s).count() as u64
+    }
+
+    /// Scans the table again and sends, page by page, the key attributes (as the
+    /// target spells them) of the items whose key no snapshot item marked. Nothing is
+    /// scanned when there are none. Items written since the plan are not in the index
+    /// and are never sent.
+    pub async fn unseen_pages(&self, dynamo: &Dynamo, out: mpsc::Sender<Vec<Item>>) -> Result<()> {
+        if self.unseen() == 0 {
+            return Ok(());
+        }
+        let (mut pages, tasks) = scan_pages(dynamo, &self.table, self.estimate);
+        while let Some(page) = pages.recv().await {
+            let mut keys = Vec::new();
+            for item in page {
+                let canonical = key_bytes(&item, &self.key)
+                    .map_err(|e| Error::Failed(format!("{}: {e}", self.table)))?;
+                let unseen = self
+                    .position(&key_digest(&canonical))
+                    .is_some_and(|i| !self.seen[i]);
+                if unseen {
+                    keys.push(key_item(&item, &self.key));
+                }
+            }
+            if !keys.is_empty() && out.send(keys).await.is_err() {
+                break;
+            }
+        }
+        drop(pages);
+        join_scan(tasks).await
+    }
 }
 
 /// The canonical form of an item's primary key, or why it has none.
@@ -80,26 +191,21 @@ pub async fn index_target(
     key: PrimaryKey,
     estimate: (u64, u64),
 ) -> Result<TargetIndex> {
-    let mut index = TargetIndex {
-        key,
-        items: HashMap::new(),
-        raw_keys: HashMap::new(),
-        digest: TableDigest::default(),
-    };
+    let mut entries = Vec::new();
+    let mut digest = TableDigest::default();
     scan_table(dynamo, table, estimate, |item| {
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-        let key =
-            key_bytes(&item, &index.key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-        index.digest.add_hash(&hash);
-        let key_only = key_item(&item, &index.key);
-        if spelled_differently(&key_only) {
-            index.raw_keys.insert(key.clone(), key_only);
-        }
-        index.items.insert(key, (hash, false));
+        let canonical =
+            key_bytes(&item, &key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
+        digest.add_hash(&hash);
+        entries.push(Entry {
+            key: key_digest(&canonical),
+            item: short(&hash),
+        });
         Ok(())
     })
     .await?;
-    Ok(index)
+    Ok(TargetIndex::new(key, table, estimate, entries, digest))
 }
 
 /// Scans a target table for its item count and content digest only (import phase 7
@@ -130,14 +236,7 @@ pub async fn scan_table(
     estimate: (u64, u64),
     mut each: impl FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    let total = segments_for(estimate.0, estimate.1);
-    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
-    let mut tasks = tokio::task::JoinSet::new();
-    for segment in 0..total {
-        let (dynamo, tx, table) = (dynamo.clone(), tx.clone(), table.to_owned());
-        tasks.spawn(async move { dynamo.scan_segment(&table, segment, total, tx).await });
-    }
-    drop(tx);
+    let (mut rx, tasks) = scan_pages(dynamo, table, estimate);
     let mut failed = None;
     while let Some(page) = rx.recv().await {
         for item in page {
@@ -153,17 +252,89 @@ pub async fn scan_table(
     // Dropping the receiver stops the segments early (scan_segment returns when its
     // pages can no longer be sent).
     drop(rx);
+    join_scan(tasks).await?;
+    failed.map_or(Ok(()), Err)
+}
+
+type ScanTasks = tokio::task::JoinSet<std::result::Result<u64, crate::aws::AwsError>>;
+
+/// Starts a parallel scan of `table`: its pages arrive on the receiver (bounded);
+/// [`join_scan`] then says whether every segment ended well.
+fn scan_pages(
+    dynamo: &Dynamo,
+    table: &str,
+    estimate: (u64, u64),
+) -> (mpsc::Receiver<Vec<Item>>, ScanTasks) {
+    let total = segments_for(estimate.0, estimate.1);
+    let (tx, rx) = mpsc::channel::<Vec<Item>>(8);
+    let mut tasks = tokio::task::JoinSet::new();
+    for segment in 0..total {
+        let (dynamo, tx, table) = (dynamo.clone(), tx.clone(), table.to_owned());
+        tasks.spawn(async move { dynamo.scan_segment(&table, segment, total, tx).await });
+    }
+    (rx, tasks)
+}
+
+async fn join_scan(mut tasks: ScanTasks) -> Result<()> {
     while let Some(joined) = tasks.join_next().await {
         joined
             .map_err(|e| Error::Failed(format!("scan task: {e}")))?
             .map_err(Error::from)?;
     }
-    failed.map_or(Ok(()), Err)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id_key() -> PrimaryKey {
+        PrimaryKey {
+            hash: ("id".into(), "S".into()),
+            range: None,
+        }
+    }
+
+    fn entry(line: &str) -> (Vec<u8>, [u8; 32], Entry) {
+        let item = crate::archive::parse_item(line.as_bytes()).unwrap();
+        let key = key_bytes(&item, &id_key()).unwrap();
+        let hash = item_hash(&item).unwrap();
+        let entry = Entry {
+            key: key_digest(&key),
+            item: short(&hash),
+        };
+        (key, hash, entry)
+    }
+
+    /// 32 bytes per target item (plus one `seen` byte): the index of a million items
+    /// is ~33 MB (issue #11: re-import RSS at 1 M items).
+    #[test]
+    fn an_index_entry_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+    }
+
+    /// What a snapshot item finds: the same version, another one, no item, or a key an
+    /// earlier snapshot item already had; the keys nobody marked are the deletes.
+    #[test]
+    fn marks_tell_versions_apart_and_catch_a_repeated_key() {
+        let (a, a_hash, a_entry) = entry(r#"{"id":{"S":"a"},"n":{"N":"1"}}"#);
+        let (b, _, b_entry) = entry(r#"{"id":{"S":"b"},"n":{"N":"1"}}"#);
+        let (_, _, c_entry) = entry(r#"{"id":{"S":"c"}}"#);
+        let (_, b2_hash, _) = entry(r#"{"id":{"S":"b"},"n":{"N":"2"}}"#);
+        let (d, d_hash, _) = entry(r#"{"id":{"S":"d"}}"#);
+        let entries = vec![c_entry, a_entry, b_entry];
+        let mut index = TargetIndex::new(id_key(), "T", (0, 0), entries, TableDigest::default());
+        assert_eq!(index.len(), 3);
+        assert!(index.holds(&a, &a_hash));
+        assert!(!index.holds(&b, &b2_hash));
+        assert!(!index.holds(&d, &d_hash));
+        assert_eq!(index.unseen(), 3);
+        assert_eq!(index.mark(&a, &a_hash), Found::Same);
+        assert_eq!(index.mark(&b, &b2_hash), Found::Changed);
+        assert_eq!(index.mark(&d, &d_hash), Found::Absent);
+        assert_eq!(index.mark(&a, &a_hash), Found::Repeated);
+        assert_eq!(index.unseen(), 1, "only c is left for a delete");
+    }
 
     /// The target index keeps one key per target item: it must not carry the
     /// 256-byte reservation of `canonical_item` (issue #11: re-import RSS).

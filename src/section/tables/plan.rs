@@ -5,11 +5,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use sha2::{Digest as _, Sha256};
-
 use serde::Serialize;
 
-use super::index::{key_bytes, TargetIndex};
+use super::index::{key_bytes, key_digest, Found, ShortDigest, TargetIndex};
 use super::read::{for_each_item, Selection};
 use super::relations::key_text;
 use crate::archive::limits::check_item;
@@ -69,7 +67,7 @@ pub fn diff(
     let primary_keys = primary_keys(selection.models, schemas)?;
     // Keys of snapshot items the target lacks, to catch a key given twice (the target
     // index's `seen` flag catches the others). 16 bytes each.
-    let mut fresh: BTreeMap<String, HashSet<u128>> = BTreeMap::new();
+    let mut fresh: BTreeMap<String, HashSet<ShortDigest>> = BTreeMap::new();
     for_each_item(archive, key, selection, |model, item, at| {
         let owners = at.owners;
         let primary = &primary_keys[model];
@@ -92,21 +90,18 @@ pub fn diff(
         let pending = owners.pending > 0;
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
         let twice = || refuse("its primary key appears earlier in the snapshot too".into());
-        match indexes.get_mut(model).and_then(|i| i.items.get_mut(&key)) {
-            Some((_, true)) => return Err(twice()),
-            Some((h, seen)) => {
-                *seen = true;
-                if *h == hash && !pending {
-                    plan.unchanged += 1;
-                } else {
-                    plan.update += 1;
-                }
-            }
-            None => {
+        let found = indexes
+            .get_mut(model)
+            .map_or(Found::Absent, |index| index.mark(&key, &hash));
+        match found {
+            Found::Repeated => return Err(twice()),
+            Found::Same if !pending => plan.unchanged += 1,
+            Found::Same | Found::Changed => plan.update += 1,
+            Found::Absent => {
                 if !fresh
                     .entry(model.to_owned())
                     .or_default()
-                    .insert(key_hash(&key))
+                    .insert(key_digest(&key))
                 {
                     return Err(twice());
                 }
@@ -119,7 +114,7 @@ pub fn diff(
         let plan = plans.entry(model.clone()).or_default();
         if let Some(index) = indexes.get(model) {
             if deletes_allowed {
-                plan.delete = index.items.values().filter(|(_, seen)| !seen).count() as u64;
+                plan.delete = index.unseen();
             }
         } else {
             plan.create = true;
@@ -174,11 +169,4 @@ fn check_key(item: &Item, key: &PrimaryKey) -> std::result::Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn key_hash(key: &[u8]) -> u128 {
-    let digest = Sha256::digest(key);
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&digest[..16]);
-    u128::from_le_bytes(first)
 }

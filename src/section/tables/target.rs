@@ -98,7 +98,7 @@ pub async fn index_targets(
         let key = target.schema.primary_key().map_err(Error::Failed)?;
         let task = progress.start(&format!("scan {model}"), Some(estimate.1));
         let index = index_target(dynamo, &target.table, key, estimate).await?;
-        task.finish(&format!("{} items", index.items.len()));
+        task.finish(&format!("{} items", index.len()));
         indexes.insert(model.clone(), index);
     }
     Ok(indexes)
@@ -188,7 +188,7 @@ pub fn verify_unwritten(
             let index = indexes.get(model).ok_or_else(|| {
                 Error::Failed(format!("{model}: no scan of the target table to verify"))
             })?;
-            let count = index.items.len() as u64;
+            let count = index.len() as u64;
             Ok((
                 model.clone(),
                 verdict(count, &index.digest, &expected[model]),

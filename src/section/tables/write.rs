@@ -1,5 +1,6 @@
 //! The tables section's apply step (import phase 6): create the missing tables, then stream the snapshot once more
-//! and write every item the plan says differs, then delete what the snapshot lacks.
+//! and write every item the plan says differs, then delete what the snapshot lacks
+//! (found by scanning the table again: the plan's index keeps no keys).
 //!
 //! The archive is read on a blocking thread that cuts batches (at most 25 requests, no
 //! two on one key) into a bounded channel; a fixed number of async writers send them,
@@ -109,6 +110,7 @@ pub async fn apply(
         });
     }
     let produced = produce_batches(
+        dynamo,
         snapshot,
         key,
         selection,
@@ -194,7 +196,9 @@ async fn create_tables(
 
 /// Reads the snapshot on a blocking thread and cuts batches of what differs, then
 /// batches of deletes. Returns when every batch is handed over (or the writers quit).
+#[allow(clippy::too_many_arguments)]
 async fn produce_batches(
+    dynamo: &Dynamo,
     snapshot: &Path,
     key: &DecryptionKey,
     selection: Selection<'_>,
@@ -210,7 +214,8 @@ async fn produce_batches(
     let snapshot = snapshot.to_path_buf();
     let key = key.clone();
     let owned = std::mem::take(indexes);
-    let target = target.clone();
+    let target_env = target.clone();
+    let puts = tx.clone();
     let result = tokio::task::spawn_blocking(move || {
         let selection = Selection {
             models: &models,
@@ -218,14 +223,14 @@ async fn produce_batches(
             pick: pick.as_ref(),
             owners: owners.as_ref(),
         };
-        let mut batcher = Batcher::new(&tx, &target);
+        let mut batcher = Batcher::new(&puts, &target_env);
         let streamed = for_each_item(&snapshot, &key, selection, |model, item, _| {
             let write = match owned.get(model) {
                 None => true,
                 Some(index) => {
                     let k = key_bytes(&item, &index.key).map_err(Error::Failed)?;
                     let hash = item_hash(&item).map_err(|e| Error::Failed(e.to_string()))?;
-                    index.items.get(&k).is_none_or(|(h, _)| *h != hash)
+                    !index.holds(&k, &hash)
                 }
             };
             if write {
@@ -236,22 +241,66 @@ async fn produce_batches(
         });
         streamed?;
         batcher.flush_all()?;
-        if deletes_allowed {
-            for (model, index) in &owned {
-                for (k, (_, seen)) in &index.items {
-                    if !seen {
-                        batcher.delete(model, index.delete_key(k)?)?;
-                    }
-                }
-            }
-            batcher.flush_all()?;
-        }
         Ok::<_, Error>(owned)
     })
     .await
     .map_err(|e| Error::Failed(format!("reader task: {e}")))?;
     *indexes = result?;
+    if deletes_allowed {
+        for (model, index) in indexes.iter() {
+            send_deletes(dynamo, model, index, target, &tx).await?;
+        }
+    }
     Ok(())
+}
+
+/// Cuts batches of deletes (keys from a scan are distinct) for the target items the
+/// snapshot lacks, each named by its key as the target spells it.
+async fn send_deletes(
+    dynamo: &Dynamo,
+    model: &str,
+    index: &TargetIndex,
+    target: &Environment,
+    tx: &mpsc::Sender<Batch>,
+) -> Result<()> {
+    let (keys_tx, mut keys) = mpsc::channel(2);
+    let scan = index.unseen_pages(dynamo, keys_tx);
+    let send = async {
+        let mut ops = Vec::with_capacity(BATCH_SIZE);
+        while let Some(page) = keys.recv().await {
+            for key in page {
+                ops.push(WriteOp::Delete(key));
+                if ops.len() == BATCH_SIZE {
+                    send_batch(tx, target, model, std::mem::take(&mut ops), true).await?;
+                }
+            }
+        }
+        if !ops.is_empty() {
+            send_batch(tx, target, model, ops, true).await?;
+        }
+        Ok::<_, Error>(())
+    };
+    let (scanned, sent) = tokio::join!(scan, send);
+    sent?;
+    scanned
+}
+
+async fn send_batch(
+    tx: &mpsc::Sender<Batch>,
+    target: &Environment,
+    model: &str,
+    ops: Vec<WriteOp>,
+    deletes: bool,
+) -> Result<()> {
+    let batch = Batch {
+        table: target.table_name(model),
+        model: model.to_owned(),
+        ops,
+        deletes,
+    };
+    tx.send(batch)
+        .await
+        .map_err(|_| Error::Failed("the writers stopped".into()))
 }
 
 /// Cuts per-table batches of at most 25 with no repeated key.
@@ -286,11 +335,6 @@ impl<'a> Batcher<'a> {
             }
         };
         self.push(model, WriteOp::Put(item), k, false)
-    }
-
-    fn delete(&mut self, model: &str, key: Item) -> Result<()> {
-        let k = crate::archive::canonical_item(&key).map_err(|e| Error::Failed(e.to_string()))?;
-        self.push(model, WriteOp::Delete(key), k, true)
     }
 
     fn push(&mut self, model: &str, op: WriteOp, key: Vec<u8>, deletes: bool) -> Result<()> {
