@@ -28,7 +28,7 @@ type Compressed<W> = zstd::Encoder<'static, age::stream::StreamWriter<W>>;
 /// zstd level: 3 is zstd's default and the measured sweet spot (build-notes).
 const ZSTD_LEVEL: i32 = 3;
 /// Input per zstd worker job (multithreaded compression); see `with_header_bytes`.
-const ZSTD_JOB_BYTES: u32 = 1 << 20;
+const ZSTD_JOB_BYTES: u32 = 2 << 20;
 
 /// Writes one snapshot. See the module docs: call [`SnapshotWriter::finish`].
 pub struct SnapshotWriter<W: Write> {
@@ -81,8 +81,11 @@ impl<W: Write> SnapshotWriter<W> {
                 .map_err(ArchiveError::io("starting zstd workers"))?;
             // zstd's default job at level 3 is 8 MiB, and its buffers hold (workers
             // + 3) jobs: 42 MB with 2 workers, the largest single allocation of an
-            // export. 1 MiB jobs need ~5 MB; on 100 MB of items JSONL the output
-            // was no larger (21.59 MB against 21.69 MB) and no slower.
+            // export. Smaller jobs compress with less context. Measured on the 1 GiB
+            // pack data set (docs/performance.md): 1 MiB jobs 231.9 MB of archive,
+            // 2 MiB 224.0, 4 MiB 218.6 (stock zstd -3: 216.5); pack's peak RSS 23 /
+            // 29 / 41 MB, export's at 200,000 items 84.6 / 88.9 MB (4 MiB: ~100, by
+            // pack's difference). 2 MiB keeps export well under its 100 MB goal.
             zstd.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_BYTES))
                 .map_err(ArchiveError::io("setting the zstd job size"))?;
         }
