@@ -123,6 +123,18 @@ fn canonical_map(map: &HashMap<String, V>) -> String {
     format!("{sorted:?}")
 }
 
+/// Each (target, source) pair of tables holds the same items, read by an independent
+/// client.
+async fn assert_same_items(world: &World, pairs: &[(&String, &String)]) {
+    for (target, source) in pairs {
+        assert_eq!(
+            contents(world, target).await,
+            contents(world, source).await,
+            "{target} against {source}"
+        );
+    }
+}
+
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v.sort();
     v
@@ -241,14 +253,7 @@ async fn import_table_loads_the_big_new_table_and_batch_writes_the_small_one() {
     assert!(keys_under(&world, &bucket, "imports/").await.is_empty());
 
     // Item for item, from an independent scan; the GSI was created by the import.
-    assert_eq!(
-        contents(&world, &fresh_contact).await,
-        contents(&world, &contact).await
-    );
-    assert_eq!(
-        contents(&world, &fresh_note).await,
-        contents(&world, &note).await
-    );
+    assert_same_items(&world, &[(&fresh_contact, &contact), (&fresh_note, &note)]).await;
     let described = common::dynamodb(&world.endpoint)
         .await
         .describe_table()
@@ -410,14 +415,7 @@ async fn a_run_killed_after_import_table_answered_resumes_to_match_and_rolls_bac
     assert_eq!(rerun["verification"]["Contact"], "match", "{rerun}");
     assert_eq!(rerun["verification"]["Note"], "match", "{rerun}");
     assert!(keys_under(&world, &bucket, "imports/").await.is_empty());
-    assert_eq!(
-        contents(&world, &fresh_contact).await,
-        contents(&world, &contact).await
-    );
-    assert_eq!(
-        contents(&world, &fresh_note).await,
-        contents(&world, &note).await
-    );
+    assert_same_items(&world, &[(&fresh_contact, &contact), (&fresh_note, &note)]).await;
 
     // The backup was taken before the killed attempt wrote anything: both tables empty.
     world.rtsnap_json(&["rollback", "fresh", "--yes"]);
