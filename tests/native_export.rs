@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aws_sdk_dynamodb::types::{AttributeValue as V, PointInTimeRecoverySpecification};
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use common::recorder::MotoRecording;
 use common::world::{simple_item, stderr, World};
 use common::Server;
@@ -50,39 +49,6 @@ async fn enable_pitr(world: &World, table: &str) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("enable PITR on {table}: {e:?}"));
-}
-
-/// A staging bucket named after the world's suffix (so its cleanup removes it).
-async fn staging_bucket(world: &World) -> String {
-    let bucket = format!("{}-stage", common::bucket_name(world.suffix("staging")));
-    common::s3(&world.endpoint)
-        .await
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(common::REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
-    bucket
-}
-
-async fn keys_under(world: &World, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = common::s3(&world.endpoint)
-        .await
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("list {bucket}: {e:?}"));
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
 }
 
 /// An unpacked snapshot: each table's sorted item lines, and MANIFEST's per-table
@@ -136,7 +102,7 @@ async fn native_export_equals_a_scan_export_at_one_export_time() {
     world.put_items(&note, notes).await;
     enable_pitr(&world, &contact).await;
     enable_pitr(&world, &note).await;
-    let bucket = staging_bucket(&world).await;
+    let bucket = world.staging_bucket("staging").await;
     let via = format!("s3://{bucket}/exports/run");
 
     let scan = world.rtsnap_json(&["export", "staging", "-o", "scan.rtsnap"]);
@@ -185,7 +151,7 @@ async fn native_export_equals_a_scan_export_at_one_export_time() {
     .expect("RFC 3339");
     assert_eq!(reported.unix_timestamp(), secs);
     // Staging removed after the archive was committed.
-    assert!(keys_under(&world, &bucket, "exports/").await.is_empty());
+    assert!(world.keys_under(&bucket, "exports/").await.is_empty());
 
     // Item for item, digest for digest, the same tables.
     let (scan_items, scan_manifest) = unpacked(&world, "scan.rtsnap");
@@ -212,7 +178,7 @@ async fn native_export_equals_a_scan_export_at_one_export_time() {
         prefix.starts_with("exports/run/rtsnap-staging-"),
         "{prefix}"
     );
-    let staged = keys_under(&world, &bucket, prefix).await;
+    let staged = world.keys_under(&bucket, prefix).await;
     assert!(
         staged
             .iter()
@@ -251,7 +217,7 @@ async fn pitr_off_or_an_unreachable_bucket_is_one_line_and_no_archive() {
         )
         .await;
     enable_pitr(&world, &contact).await;
-    let bucket = staging_bucket(&world).await;
+    let bucket = world.staging_bucket("staging").await;
 
     // Note has point-in-time recovery off.
     let via = format!("s3://{bucket}/x");
@@ -267,7 +233,7 @@ async fn pitr_off_or_an_unreachable_bucket_is_one_line_and_no_archive() {
     );
     assert!(!world.dir.path().join("a.rtsnap").exists());
     assert!(
-        keys_under(&world, &bucket, "x/").await.is_empty(),
+        world.keys_under(&bucket, "x/").await.is_empty(),
         "no export started"
     );
 

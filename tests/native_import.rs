@@ -21,7 +21,6 @@ mod common;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue as V;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use common::faults::FaultProxy;
 use common::recorder::MotoRecording;
 use common::world::{simple_item, stderr, SdkItem, World};
@@ -66,39 +65,6 @@ fn rich_item(i: u32) -> SdkItem {
         ])),
     );
     item
-}
-
-/// A staging bucket named after the target's suffix (so its cleanup removes it).
-async fn staging_bucket(world: &World, env: &str) -> String {
-    let bucket = format!("{}-stage", common::bucket_name(world.suffix(env)));
-    common::s3(&world.endpoint)
-        .await
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(common::REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
-    bucket
-}
-
-async fn keys_under(world: &World, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = common::s3(&world.endpoint)
-        .await
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("list {bucket}: {e:?}"));
-    out.contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect()
 }
 
 /// A value as text with map keys and set members in a fixed order (maps and sets are
@@ -192,7 +158,7 @@ async fn import_table_loads_the_big_new_table_and_batch_writes_the_small_one() {
         &[("staging", false), ("fresh", false), ("kept", false)],
     );
     let (contact, note) = source(&world).await;
-    let bucket = staging_bucket(&world, "fresh").await;
+    let bucket = world.staging_bucket("fresh").await;
     let via = format!("s3://{bucket}/imports");
     let import = |target: &'static str| {
         [
@@ -250,7 +216,7 @@ async fn import_table_loads_the_big_new_table_and_batch_writes_the_small_one() {
         report["created_tables"],
         serde_json::json!([fresh_contact, fresh_note])
     );
-    assert!(keys_under(&world, &bucket, "imports/").await.is_empty());
+    assert!(world.keys_under(&bucket, "imports/").await.is_empty());
 
     // Item for item, from an independent scan; the GSI was created by the import.
     assert_same_items(&world, &[(&fresh_contact, &contact), (&fresh_note, &note)]).await;
@@ -290,7 +256,7 @@ async fn import_table_loads_the_big_new_table_and_batch_writes_the_small_one() {
         prefix.starts_with("imports/kept/rtsnap-import-kept-"),
         "{prefix}"
     );
-    let staged = keys_under(&world, &bucket, prefix).await;
+    let staged = world.keys_under(&bucket, prefix).await;
     assert_eq!(staged, [format!("{prefix}Note/part-000001.json.gz")]);
     assert_eq!(native["tables"]["Note"]["items"], 7);
     assert_eq!(kept["verification"]["Note"], "match");
@@ -330,7 +296,7 @@ async fn a_run_killed_after_import_table_answered_resumes_to_match_and_rolls_bac
         &[("staging", false), ("fresh", false)],
     );
     let (contact, note) = source(&world).await;
-    let bucket = staging_bucket(&world, "fresh").await;
+    let bucket = world.staging_bucket("fresh").await;
     let via = format!("s3://{bucket}/imports");
     let args = [
         "import",
@@ -391,7 +357,7 @@ async fn a_run_killed_after_import_table_answered_resumes_to_match_and_rolls_bac
             && world.scan_all(&fresh_contact).await.len() == 2_000
     })
     .await;
-    let staged = keys_under(&world, &bucket, "imports/").await;
+    let staged = world.keys_under(&bucket, "imports/").await;
     assert!(
         !staged.is_empty() && staged.iter().all(|k| k.contains("/Contact/part-")),
         "{staged:?}"
@@ -414,7 +380,7 @@ async fn a_run_killed_after_import_table_answered_resumes_to_match_and_rolls_bac
     assert_eq!(rerun["written"], 7, "only Note's items: {rerun}");
     assert_eq!(rerun["verification"]["Contact"], "match", "{rerun}");
     assert_eq!(rerun["verification"]["Note"], "match", "{rerun}");
-    assert!(keys_under(&world, &bucket, "imports/").await.is_empty());
+    assert!(world.keys_under(&bucket, "imports/").await.is_empty());
     assert_same_items(&world, &[(&fresh_contact, &contact), (&fresh_note, &note)]).await;
 
     // The backup was taken before the killed attempt wrote anything: both tables empty.

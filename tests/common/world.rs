@@ -259,12 +259,26 @@ impl World {
     /// Creates a bucket for `env`, named after its suffix so the cleanup guard deletes
     /// it, and sets its `bucket`. Returns the bucket name.
     pub async fn add_bucket(&self, env: &str) -> String {
-        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
         let bucket = super::bucket_name(self.suffix(env));
+        self.create_bucket(&bucket).await;
+        self.set_env_value(env, "bucket", &format!("\"{bucket}\""));
+        bucket
+    }
+
+    /// Creates a staging bucket for the native paths (`--native-via`), named after
+    /// `env`'s suffix so the cleanup guard deletes it. Returns its name.
+    pub async fn staging_bucket(&self, env: &str) -> String {
+        let bucket = format!("{}-stage", super::bucket_name(self.suffix(env)));
+        self.create_bucket(&bucket).await;
+        bucket
+    }
+
+    async fn create_bucket(&self, bucket: &str) {
+        use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
         super::s3(&self.endpoint)
             .await
             .create_bucket()
-            .bucket(&bucket)
+            .bucket(bucket)
             .create_bucket_configuration(
                 CreateBucketConfiguration::builder()
                     .location_constraint(BucketLocationConstraint::from(super::REGION))
@@ -273,8 +287,22 @@ impl World {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateBucket {bucket}: {e:?}"));
-        self.set_env_value(env, "bucket", &format!("\"{bucket}\""));
-        bucket
+    }
+
+    /// The keys of the objects under `prefix` in `bucket` (one page: up to 1,000).
+    pub async fn keys_under(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let out = super::s3(&self.endpoint)
+            .await
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("list {bucket}: {e:?}"));
+        out.contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
     }
 
     /// Whether a table exists.
