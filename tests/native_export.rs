@@ -18,7 +18,7 @@ use std::path::Path;
 
 use aws_sdk_dynamodb::types::{AttributeValue as V, PointInTimeRecoverySpecification};
 use common::recorder::MotoRecording;
-use common::world::{simple_item, stderr, World};
+use common::world::{simple_item, stderr, versioned_items, World};
 use common::Server;
 
 /// Items with most DynamoDB types and ~400 bytes of padding: 3,000 of them fill
@@ -92,14 +92,7 @@ async fn native_export_equals_a_scan_export_at_one_export_time() {
     world
         .put_items(&contact, (0..3_000).map(item).collect())
         .await;
-    let notes = (0..7)
-        .map(|i| {
-            let mut n = simple_item(&format!("n-{i}"), i);
-            n.insert("version".into(), V::N(format!("{}", i + 1)));
-            n
-        })
-        .collect();
-    world.put_items(&note, notes).await;
+    world.put_items(&note, versioned_items(7)).await;
     enable_pitr(&world, &contact).await;
     enable_pitr(&world, &note).await;
     let bucket = world.staging_bucket("staging").await;

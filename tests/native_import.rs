@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue as V;
 use common::faults::FaultProxy;
 use common::recorder::MotoRecording;
-use common::world::{simple_item, stderr, SdkItem, World};
+use common::world::{simple_item, stderr, versioned_items, SdkItem, World};
 use common::Server;
 
 /// Every DynamoDB type, nested maps and lists, binary (with zero bytes), all three
@@ -130,14 +130,7 @@ async fn source(world: &World) -> (String, String) {
     world
         .put_items(&contact, (0..2_000).map(rich_item).collect())
         .await;
-    let notes = (0..7)
-        .map(|i| {
-            let mut n = simple_item(&format!("n-{i}"), i);
-            n.insert("version".into(), V::N(format!("{}", i + 1)));
-            n
-        })
-        .collect();
-    world.put_items(&note, notes).await;
+    world.put_items(&note, versioned_items(7)).await;
     world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
     (contact, note)
 }

@@ -358,3 +358,14 @@ pub fn simple_item(id: &str, n: i64) -> SdkItem {
         ("n".to_string(), AttributeValue::N(n.to_string())),
     ])
 }
+
+/// `count` items `n-0`, `n-1`, … for a table with range key `version` (1, 2, …).
+pub fn versioned_items(count: i64) -> Vec<SdkItem> {
+    (0..count)
+        .map(|i| {
+            let mut item = simple_item(&format!("n-{i}"), i);
+            item.insert("version".into(), AttributeValue::N(format!("{}", i + 1)));
+            item
+        })
+        .collect()
+}
