@@ -370,6 +370,15 @@ import_rtsnap() {
     expect "rtsnap re-import: written" "$written" 0
     expect "rtsnap re-import: unchanged" "$(json_get "$work/out" tables "${model[$s]}" unchanged)" "${count[$s]}"
     record "$s" reimport.rtsnap "$T_WALL"
+    # The table the re-import read, written by rtsnap import: on dynalite it scans
+    # slower than the bare-written source (measured: 4.4 s against 2.9 s at 200,000
+    # items, same items), so it is a yardstick of its own.
+    if [[ " ${contenders[*]} " == *" bare "* ]]; then
+        timed "$py" "$repo/scripts/bench_bare.py" scan --endpoint "$endpoint" --table "$(dst_table "$s")" \
+            --threads "$threads" --client "$bare_client"
+        expect "bare scan of the re-import's target: items" "$(kv items "$work/out")" "${count[$s]}"
+        record "$s" reimport.bare_target "$(kv seconds "$work/out")"
+    fi
 }
 import_dynamodump() {
     local s=$1 snap=$2 dump=$3 round=$4
@@ -441,10 +450,11 @@ declare -A label=(
     [export.bare]="bare scan, $threads threads (server limit)"
     [import.rtsnap]="rtsnap import (into empty tables)"
     [reimport.rtsnap]="rtsnap re-import (unchanged snapshot)"
+    [reimport.bare_target]="bare scan, $threads threads, of the table the re-import read"
     [import.dynamodump]="dynamodump -m restore --dataOnly"
     [import.bare]="bare BatchWriteItem, $threads threads (server limit)"
 )
-rows=(export.rtsnap export.dynamodump export.dynamodump_net export.bare import.rtsnap reimport.rtsnap import.dynamodump import.bare)
+rows=(export.rtsnap export.dynamodump export.dynamodump_net export.bare import.rtsnap reimport.rtsnap reimport.bare_target import.dynamodump import.bare)
 
 echo "## Tables (dynalite on loopback)"
 echo
@@ -469,16 +479,17 @@ done
 echo
 echo "Ratios (median / median; lower is better for rtsnap):"
 echo
-echo "| table | export / backup | export / backup net | export / bare scan | import / restore | import / bare write | re-import / bare scan | re-import writes |"
-echo "|---|---:|---:|---:|---:|---:|---:|---|"
+echo "| table | export / backup | export / backup net | export / bare scan | import / restore | import / bare write | re-import / bare scan | re-import / bare scan of its target | re-import writes |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 for s in "${sets[@]}"; do
-    printf '| %s %s | %s | %s | %s | %s | %s | %s | %s |\n' "${model[$s]}" "${count[$s]}" \
+    printf '| %s %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${model[$s]}" "${count[$s]}" \
         "$(ratio "$(med "$s|export.rtsnap|s")" "$(med "$s|export.dynamodump|s")")" \
         "$(ratio "$(med "$s|export.rtsnap|s")" "$(med "$s|export.dynamodump_net|s")")" \
         "$(ratio "$(med "$s|export.rtsnap|s")" "$(med "$s|export.bare|s")")" \
         "$(ratio "$(med "$s|import.rtsnap|s")" "$(med "$s|import.dynamodump|s")")" \
         "$(ratio "$(med "$s|import.rtsnap|s")" "$(med "$s|import.bare|s")")" \
         "$(ratio "$(med "$s|reimport.rtsnap|s")" "$(med "$s|export.bare|s")")" \
+        "$(ratio "$(med "$s|reimport.rtsnap|s")" "$(med "$s|reimport.bare_target|s")")" \
         "$(runs "$s|reimport.rtsnap|writes")"
 done
 echo
@@ -511,7 +522,7 @@ if has "large|export.rtsnap|s"; then
     w=$(maximum ${R[$s|reimport.rtsnap|writes]})
     goal "re-import of an unchanged snapshot: 0 writes" "$(runs "$s|reimport.rtsnap|writes") writes" "$([ "$w" -eq 0 ] && echo 1 || echo 0)"
     r=$(ratio "$ri" "$(med "$s|export.bare|s")")
-    goal "re-import ≤ 1.25× bare scan" "$r×" "$(le "$r" 1.25)"
+    goal "re-import ≤ 1.25× bare scan (of the source)" "$r× ($(ratio "$ri" "$(med "$s|reimport.bare_target|s")")× a bare scan of the table it read)" "$(le "$r" 1.25)"
     # shellcheck disable=SC2086
     x=$(mb "$(maximum ${R[$s|export.rtsnap|rss]})")
     goal "peak RSS ≤ 100 MB exporting" "$x MB" "$(le "$x" 100)"

@@ -9,6 +9,7 @@ pub mod assets;
 pub mod canonical;
 mod canonical_scan;
 pub mod crypto;
+pub mod encoded;
 mod error;
 mod hashing;
 pub mod header;
@@ -27,6 +28,7 @@ mod writer;
 
 pub use canonical::{canonical_item, item_hash, normalize_number, TableDigest};
 pub use crypto::{DecryptionKey, EncryptionKey};
+pub use encoded::EncodedItems;
 pub use error::ArchiveError;
 pub use hashing::{sha256_hex, HashingReader, HashingWriter};
 pub use header::{Header, Manifest, SourceInfo, FORMAT_VERSION};

@@ -11,6 +11,7 @@ use std::io::{self, Read, Write};
 
 use super::canonical::TableDigest;
 use super::crypto::EncryptionKey;
+use super::encoded::EncodedItems;
 use super::error::ArchiveError;
 use super::hashing::HashingReader;
 use super::header::{
@@ -154,19 +155,39 @@ impl<W: Write> SnapshotWriter<W> {
     /// Appends one item to the open table.
     pub fn write_item(&mut self, item: &Item) -> Result<(), ArchiveError> {
         let line = item_to_json(item);
-        let model = match &self.open_table {
-            Some(open) => open.model.clone(),
-            None => {
-                return Err(ArchiveError::Invalid(
-                    "write_item without begin_table".into(),
-                ))
-            }
-        };
+        let model = self.open_model("write_item")?;
         let digest = self.table_digests.entry(model.clone()).or_default();
         digest
             .add_item(item)
             .map_err(|e| ArchiveError::Invalid(format!("{model}: {e}")))?;
         self.tables.entry(model).or_default().items += 1;
+        self.append_line(line.as_bytes())
+    }
+
+    /// Appends a page of items encoded elsewhere (see [`EncodedItems`]) to the open
+    /// table: the same chunks, counts and digest as writing them one by one.
+    pub fn write_encoded(&mut self, page: &EncodedItems) -> Result<(), ArchiveError> {
+        let model = self.open_model("write_encoded")?;
+        self.table_digests
+            .entry(model.clone())
+            .or_default()
+            .merge(page.digest());
+        self.tables.entry(model).or_default().items += page.len();
+        page.lines().try_for_each(|line| self.append_line(line))
+    }
+
+    fn open_model(&self, caller: &str) -> Result<String, ArchiveError> {
+        match &self.open_table {
+            Some(open) => Ok(open.model.clone()),
+            None => Err(ArchiveError::Invalid(format!(
+                "{caller} without begin_table"
+            ))),
+        }
+    }
+
+    /// Adds one item line to the open table's chunk, flushing the chunk first when
+    /// the line would take it past 16 MiB.
+    fn append_line(&mut self, line: &[u8]) -> Result<(), ArchiveError> {
         let full = self.open_table.as_ref().is_some_and(|t| {
             !t.buffer.is_empty() && t.buffer.len() + line.len() + 1 > MAX_CHUNK_BYTES
         });
@@ -174,7 +195,7 @@ impl<W: Write> SnapshotWriter<W> {
             self.flush_chunk()?;
         }
         if let Some(open) = self.open_table.as_mut() {
-            open.buffer.extend_from_slice(line.as_bytes());
+            open.buffer.extend_from_slice(line);
             open.buffer.push(b'\n');
         }
         Ok(())

@@ -7,7 +7,7 @@
 //! through a bounded channel ([`ArchiveSink`]), so scans run ahead of the archive
 //! without holding a table in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::archive::header::{Header, SourceInfo, FORMAT_NAME, FORMAT_VERSION};
 use crate::archive::schema::TableSchema;
-use crate::archive::{EncryptionKey, HashingWriter, Item, Manifest, SnapshotWriter};
+use crate::archive::{EncodedItems, EncryptionKey, HashingWriter, Item, Manifest, SnapshotWriter};
 use crate::aws::cognito::Cognito;
 use crate::aws::dynamodb::Dynamo;
 use crate::config::Environment;
@@ -107,12 +107,19 @@ pub(crate) async fn write_snapshot(
     let (tx, rx) = mpsc::channel::<WriterMessage>(MESSAGES_IN_FLIGHT);
     let checker =
         (!scope.relations.is_empty()).then(|| IntegrityChecker::new(scope.relations.to_vec()));
+    // The models whose items the checker must see one by one: the scan sends theirs
+    // as items, every other model's pages come encoded.
+    let checked: BTreeSet<String> = scope
+        .relations
+        .iter()
+        .flat_map(|r| [r.from_model.clone(), r.to_model.clone()])
+        .collect();
     let writer_thread = std::thread::spawn(move || run_writer(writer, rx, checker));
     let sink = ArchiveSink { tx };
     // Users and the asset manifest are read while the tables stream; their entries
     // follow the tables in the archive (and embedded asset bytes stream after users).
     let (exported, users, assets) = tokio::join!(
-        tables::export_tables(dynamo, &described, &sink, scope.native, progress),
+        tables::export_tables(dynamo, &described, &sink, &checked, scope.native, progress),
         collect_users(scope.users, progress),
         collect_assets_if(scope.assets.as_ref(), progress)
     );
@@ -226,6 +233,9 @@ pub(crate) enum WriterMessage {
         schema: Vec<u8>,
     },
     Items(Vec<Item>),
+    /// Items encoded on the scan's tasks: only for models the relations check does not
+    /// need to see item by item.
+    Encoded(EncodedItems),
     /// A whole entry (users documents): its path, exact size and bytes.
     Entry {
         path: String,
@@ -233,6 +243,17 @@ pub(crate) enum WriterMessage {
         data: Box<dyn Read + Send>,
     },
     Finish,
+}
+
+impl WriterMessage {
+    /// The items a message carries (for counts and progress).
+    pub(crate) fn item_count(&self) -> u64 {
+        match self {
+            WriterMessage::Items(items) => items.len() as u64,
+            WriterMessage::Encoded(page) => page.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// A section's handle on the archive being written.
@@ -280,6 +301,14 @@ fn run_writer(
                 for item in &items {
                     writer.write_item(item)?;
                 }
+            }
+            WriterMessage::Encoded(page) => {
+                if checker.as_ref().is_some_and(|c| c.wants(&model)) {
+                    return Err(Error::Failed(format!(
+                        "{model}: items reached the archive writer unseen by the relations check"
+                    )));
+                }
+                writer.write_encoded(&page)?;
             }
             WriterMessage::Entry { path, size, data } => writer.add_entry(&path, size, data)?,
             WriterMessage::Finish => {

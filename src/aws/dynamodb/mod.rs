@@ -201,15 +201,16 @@ impl Dynamo {
         }
     }
 
-    /// Scans one segment of a table with consistent reads, sending each page's items
-    /// to `pages`. Returns the number of items sent. Stops early (without error) if the
-    /// receiver is gone.
-    pub async fn scan_segment(
+    /// Scans one segment of a table with consistent reads, sending each page's items,
+    /// made into a page by `encode` (on this task), to `pages`. Returns the number of
+    /// items sent. Stops early (without error) if the receiver is gone.
+    pub async fn scan_segment<P>(
         &self,
         table: &str,
         segment: i32,
         total_segments: i32,
-        pages: mpsc::Sender<Vec<Item>>,
+        pages: mpsc::Sender<P>,
+        encode: impl Fn(Vec<Item>) -> Result<P, AwsError>,
     ) -> Result<u64, AwsError> {
         let mut scan = self.scan_pages(table, segment, total_segments, None);
         let mut sent = 0u64;
@@ -223,8 +224,11 @@ impl Dynamo {
                 .into_iter()
                 .map(item_from_sdk)
                 .collect::<Result<Vec<Item>, AwsError>>()?;
+            if items.is_empty() {
+                continue;
+            }
             sent += items.len() as u64;
-            if !items.is_empty() && pages.send(items).await.is_err() {
+            if pages.send(encode(items)?).await.is_err() {
                 break;
             }
         }

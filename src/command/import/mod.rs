@@ -26,7 +26,7 @@ use crate::section::tables::native_import::settle_tables;
 use crate::section::tables::target::{
     check_target, index_targets, verify_target, verify_unwritten,
 };
-use crate::section::tables::{self, diff, Selection, TablePlan};
+use crate::section::tables::{self, snapshot_side, Selection, TablePlan};
 use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
 use crate::section::Only;
 use crate::snapshot::read_verified;
@@ -303,17 +303,16 @@ async fn run_phases(
     let owners = users_actions
         .as_ref()
         .map(|a| OwnerRewrite::new(a.subs.clone(), ctx.owner_fields.clone()));
-    let mut indexes = index_targets(&dynamo, &targets, progress).await?;
     let selection = Selection {
         models: &models,
         limit: options.limit.filter(|_| !options.with_related),
         pick: relations.picked.as_ref(),
         owners: owners.as_ref(),
     };
-    let mut plans = {
-        let (path, key, schemas) = (snapshot, ctx.decrypt, &verified.schemas);
-        diff(path, key, selection, &mut indexes, schemas, exact)?
-    };
+    // The snapshot is read on its own thread while the target tables are scanned.
+    let snapshot_side = snapshot_side(snapshot, ctx.decrypt, selection, &verified.schemas)?;
+    let mut indexes = index_targets(&dynamo, &targets, progress).await?;
+    let mut plans = snapshot_side.diff(&mut indexes, exact)?;
     for (model, plan) in plans.iter_mut() {
         plan.table = target.table_name(model);
     }

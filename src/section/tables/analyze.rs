@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::scan::{describe_all, list_env_tables, segments_for};
+use super::scan::{describe_all, list_env_tables};
+use super::segments::{segments_for, PROBED_SEGMENTS};
 use crate::archive::schema::{KeyElement, SecondaryIndex, TableSchema};
 use crate::aws::dynamodb::{DescribedTable, Dynamo};
 use crate::config::Environment;
@@ -49,7 +50,8 @@ pub struct TableAnalysis {
     pub local_secondary_indexes: Vec<IndexSummary>,
     /// `PAY_PER_REQUEST` or `PROVISIONED`.
     pub billing_mode: String,
-    /// Parallel scan segments export would use (from DescribeTable's figures).
+    /// Parallel scan segments export would use: DescribeTable's figures, or at least
+    /// `PROBED_SEGMENTS` when the sampled first page shows more pages follow.
     pub segments: i32,
     /// One timed Scan page, when measured.
     pub sample: Option<ScanSample>,
@@ -115,12 +117,6 @@ pub async fn analyze_tables(
     let mut tables = BTreeMap::new();
     for (model, described) in describe_all(dynamo, &listed).await? {
         let mut analysis = describe_table(described);
-        if measure.exact {
-            let task = progress.start(&format!("count {model}"), None);
-            let count = count_items(dynamo, &analysis.table, analysis.segments).await?;
-            task.finish(&format!("{count} items"));
-            analysis.exact_items = Some(count);
-        }
         if measure.sample {
             // One at a time, after DescribeTable has opened the connection: the timing
             // is one Scan round trip, not a TLS handshake or other tables' scans.
@@ -131,6 +127,17 @@ pub async fn analyze_tables(
                 more: page.more,
                 seconds: started.elapsed().as_secs_f64(),
             });
+            // As export decides (segments.rs): a table described as one page whose
+            // first page says more follow is read in PROBED_SEGMENTS segments.
+            if page.more {
+                analysis.segments = analysis.segments.max(PROBED_SEGMENTS);
+            }
+        }
+        if measure.exact {
+            let task = progress.start(&format!("count {model}"), None);
+            let count = count_items(dynamo, &analysis.table, analysis.segments).await?;
+            task.finish(&format!("{count} items"));
+            analysis.exact_items = Some(count);
         }
         tables.insert(model, analysis);
     }

@@ -15,7 +15,7 @@
 
 use tokio::sync::mpsc;
 
-use super::scan::segments_for;
+use super::segments::scan_all;
 use crate::archive::schema::PrimaryKey;
 use crate::archive::{canonical_item, item_hash, Item, TableDigest};
 use crate::aws::dynamodb::Dynamo;
@@ -30,7 +30,8 @@ pub fn key_digest(canonical_key: &[u8]) -> ShortDigest {
     short(&Sha256::digest(canonical_key).into())
 }
 
-fn short(hash: &[u8; 32]) -> ShortDigest {
+/// The first 16 bytes of a full SHA-256.
+pub(crate) fn short(hash: &[u8; 32]) -> ShortDigest {
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash[..16]);
     out
@@ -113,12 +114,17 @@ impl TargetIndex {
 
     /// Looks a snapshot item up and marks its key seen.
     pub fn mark(&mut self, canonical_key: &[u8], hash: &[u8; 32]) -> Found {
-        let Some(i) = self.position(&key_digest(canonical_key)) else {
+        self.mark_digests(&key_digest(canonical_key), &short(hash))
+    }
+
+    /// [`Self::mark`] by the short digests of the item's key and content.
+    pub fn mark_digests(&mut self, key: &ShortDigest, item: &ShortDigest) -> Found {
+        let Some(i) = self.position(key) else {
             return Found::Absent;
         };
         if std::mem::replace(&mut self.seen[i], true) {
             Found::Repeated
-        } else if self.entries[i].item == short(hash) {
+        } else if &self.entries[i].item == item {
             Found::Same
         } else {
             Found::Changed
@@ -254,20 +260,17 @@ pub async fn scan_table(
 
 type ScanTasks = tokio::task::JoinSet<std::result::Result<u64, crate::aws::AwsError>>;
 
-/// Starts a parallel scan of `table`: its pages arrive on the receiver (bounded);
-/// [`join_scan`] then says whether every segment ended well.
+/// Starts a parallel scan of `table` ([`scan_all`]): its pages arrive on the receiver
+/// (bounded); [`join_scan`] then says whether every segment ended well.
 fn scan_pages(
     dynamo: &Dynamo,
     table: &str,
     estimate: (u64, u64),
 ) -> (mpsc::Receiver<Vec<Item>>, ScanTasks) {
-    let total = segments_for(estimate.0, estimate.1);
     let (tx, rx) = mpsc::channel::<Vec<Item>>(8);
     let mut tasks = tokio::task::JoinSet::new();
-    for segment in 0..total {
-        let (dynamo, tx, table) = (dynamo.clone(), tx.clone(), table.to_owned());
-        tasks.spawn(async move { dynamo.scan_segment(&table, segment, total, tx).await });
-    }
+    let (dynamo, table) = (dynamo.clone(), std::sync::Arc::from(table));
+    tasks.spawn(async move { scan_all(dynamo, table, estimate, tx, Ok).await });
     (rx, tasks)
 }
 

@@ -1,7 +1,8 @@
 //! The tables section: an environment's DynamoDB tables (`<Model>-<suffix>-NONE`),
 //! their schemas and every item.
 //!
-//! - export: [`scan`] discovers, describes and scans the tables into the archive writer;
+//! - export: [`scan`] discovers, describes and scans the tables into the archive writer
+//!   (every whole-table read goes through [`segments`]);
 //!   [`native`] lets DynamoDB export large tables to S3 and streams them in instead;
 //! - read: [`read`] streams the snapshot's items back;
 //! - plan: [`target`] checks (by [`compatible`]'s rule) and indexes the target tables,
@@ -25,13 +26,16 @@ pub mod plan;
 pub mod read;
 pub mod relations;
 pub mod scan;
+pub mod segments;
+pub mod snapshot_side;
 pub mod target;
 pub mod write;
 
 pub use compare::{compare_tables, TableComparison, SAMPLE_KEYS};
 pub use compatible::{check_schema, KeylessSchema, SchemaCheck};
 pub use index::{index_target, key_bytes, key_item, scan_table, TargetIndex};
-pub use plan::{diff, TablePlan};
+pub use plan::{diff, snapshot_side, SnapshotSide, TablePlan};
 pub use read::{for_each_item, Selection};
 pub(crate) use scan::{describe_scope, export_tables};
-pub use scan::{discover_tables, list_env_tables, segments_for};
+pub use scan::{discover_tables, list_env_tables};
+pub use segments::segments_for;

@@ -1,18 +1,18 @@
 //! The tables plan: which snapshot items a target table lacks (put), holds in another
 //! version (update), holds unchanged, and which target items the snapshot does not
-//! have (delete). The target side is a [`TargetIndex`]; snapshot items stream past it.
+//! have (delete). The target side is a [`TargetIndex`]; the snapshot side
+//! ([`SnapshotSide`]) is read on its own thread while the target is scanned.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::index::{key_bytes, key_digest, Found, ShortDigest, TargetIndex};
-use super::read::{for_each_item, Selection};
-use super::relations::key_text;
-use crate::archive::limits::check_item;
+use super::index::TargetIndex;
+use super::read::Selection;
+pub use super::snapshot_side::SnapshotSide;
 use crate::archive::schema::{PrimaryKey, TableSchema};
-use crate::archive::{item_hash, AttrValue, DecryptionKey, Item};
+use crate::archive::{AttrValue, DecryptionKey, Item};
 use crate::error::{Error, Result};
 
 /// What importing one table will do.
@@ -55,6 +55,9 @@ impl TablePlan {
 /// snapshot has as seen; returns the per-table plan. An item DynamoDB would refuse
 /// (see [`crate::archive::limits`], plus key rules and a primary key appearing twice)
 /// stops the plan with its model, place and key: before the backup and any write.
+///
+/// Reads the snapshot now; an import starts [`SnapshotSide`] before scanning the
+/// target instead ([`snapshot_side`]), so that the two reads overlap.
 pub fn diff(
     archive: &Path,
     key: &DecryptionKey,
@@ -63,64 +66,23 @@ pub fn diff(
     schemas: &BTreeMap<String, TableSchema>,
     deletes_allowed: bool,
 ) -> Result<BTreeMap<String, TablePlan>> {
-    let mut plans: BTreeMap<String, TablePlan> = BTreeMap::new();
+    snapshot_side(archive, key, selection, schemas)?.diff(indexes, deletes_allowed)
+}
+
+/// Starts reading the snapshot side of a plan (see [`SnapshotSide`]).
+pub fn snapshot_side(
+    archive: &Path,
+    key: &DecryptionKey,
+    selection: Selection<'_>,
+    schemas: &BTreeMap<String, TableSchema>,
+) -> Result<SnapshotSide> {
     let primary_keys = primary_keys(selection.models, schemas)?;
-    // Keys of snapshot items the target lacks, to catch a key given twice (the target
-    // index's `seen` flag catches the others). 16 bytes each.
-    let mut fresh: BTreeMap<String, HashSet<ShortDigest>> = BTreeMap::new();
-    for_each_item(archive, key, selection, |model, item, at| {
-        let owners = at.owners;
-        let primary = &primary_keys[model];
-        let refuse = |why: String| {
-            let names = primary.names();
-            at.bad(format!(
-                "{model} item {}: {why}; DynamoDB would refuse it, so nothing was written",
-                key_text(&item, &names)
-            ))
-        };
-        check_item(&item).map_err(&refuse)?;
-        check_key(&item, primary).map_err(&refuse)?;
-        let key = key_bytes(&item, primary).map_err(&refuse)?;
-        let plan = plans.entry(model.to_owned()).or_default();
-        plan.snapshot_items += 1;
-        plan.owner_rewrites += owners.rewritten + owners.pending;
-        plan.owner_unknown += owners.unknown;
-        // An owner whose user phase 6 creates gets a sub nobody knows yet: the item
-        // changes whatever the target holds now.
-        let pending = owners.pending > 0;
-        let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
-        let twice = || refuse("its primary key appears earlier in the snapshot too".into());
-        let found = indexes
-            .get_mut(model)
-            .map_or(Found::Absent, |index| index.mark(&key, &hash));
-        match found {
-            Found::Repeated => return Err(twice()),
-            Found::Same if !pending => plan.unchanged += 1,
-            Found::Same | Found::Changed => plan.update += 1,
-            Found::Absent => {
-                if !fresh
-                    .entry(model.to_owned())
-                    .or_default()
-                    .insert(key_digest(&key))
-                {
-                    return Err(twice());
-                }
-                plan.put += 1;
-            }
-        }
-        Ok(())
-    })?;
-    for model in selection.models {
-        let plan = plans.entry(model.clone()).or_default();
-        if let Some(index) = indexes.get(model) {
-            if deletes_allowed {
-                plan.delete = index.unseen();
-            }
-        } else {
-            plan.create = true;
-        }
-    }
-    Ok(plans)
+    Ok(SnapshotSide::start(
+        archive,
+        key,
+        selection.to_owned_selection(),
+        primary_keys,
+    ))
 }
 
 fn primary_keys(
@@ -143,7 +105,7 @@ fn primary_keys(
 
 /// DynamoDB's key rules: each key attribute present, of the type the table declares,
 /// not empty, and within the key size limits (2048 bytes partition, 1024 sort).
-fn check_key(item: &Item, key: &PrimaryKey) -> std::result::Result<(), String> {
+pub(super) fn check_key(item: &Item, key: &PrimaryKey) -> std::result::Result<(), String> {
     let parts =
         std::iter::once((&key.hash, 2048usize)).chain(key.range.as_ref().map(|r| (r, 1024)));
     for ((name, kind), limit) in parts {

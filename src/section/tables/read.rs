@@ -37,6 +37,37 @@ impl<'a> Selection<'a> {
     }
 }
 
+/// A [`Selection`] that owns its parts, for a thread of its own.
+#[derive(Debug, Clone)]
+pub struct OwnedSelection {
+    pub models: Vec<String>,
+    pub limit: Option<u64>,
+    pub pick: Option<Picked>,
+    pub owners: Option<OwnerRewrite>,
+}
+
+impl OwnedSelection {
+    pub fn borrow(&self) -> Selection<'_> {
+        Selection {
+            models: &self.models,
+            limit: self.limit,
+            pick: self.pick.as_ref(),
+            owners: self.owners.as_ref(),
+        }
+    }
+}
+
+impl Selection<'_> {
+    pub fn to_owned_selection(&self) -> OwnedSelection {
+        OwnedSelection {
+            models: self.models.to_vec(),
+            limit: self.limit,
+            pick: self.pick.cloned(),
+            owners: self.owners.cloned(),
+        }
+    }
+}
+
 /// Where a snapshot item is, and what rewriting its owner fields did.
 #[derive(Debug, Clone, Copy)]
 pub struct ItemAt<'a> {
@@ -135,6 +166,34 @@ pub fn for_each_item(
         }
     })?;
     failure.map_or(Ok(()), Err)
+}
+
+/// The item on line `line` of the items entry `path`, as the snapshot has it (to name
+/// an item found faulty after it streamed past).
+pub fn item_at(archive: &Path, key: &DecryptionKey, path: &str, line: u64) -> Result<Item> {
+    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
+    let mut found = None;
+    reader.read_all(|_, entry| {
+        if entry.path != path || found.is_some() {
+            return Ok(());
+        }
+        let mut lines = BufReader::new(entry.data);
+        let mut text = Vec::new();
+        for _ in 0..line {
+            text.clear();
+            lines
+                .read_until(b'\n', &mut text)
+                .map_err(ArchiveError::io(format!("reading {path}")))?;
+        }
+        found = Some(parse_item(&text).map_err(|e| ArchiveError::BadLine {
+            path: path.to_owned(),
+            line,
+            reason: e.to_string(),
+        })?);
+        Ok(())
+    })?;
+    found.ok_or_else(|| Error::Failed(format!("{path} line {line}: not in the snapshot")))
 }
 
 /// What [`for_each_table_item`] shows: a table's schema (before its items), then its

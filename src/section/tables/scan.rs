@@ -1,34 +1,35 @@
 //! Export of the tables section: discover the environment's tables by name
-//! (`<Model>-<suffix>-NONE`), describe them, then scan each with parallel segments, a
-//! few tables ahead of the archive writer. Pages of items flow through bounded channels
-//! to the writer, so memory is bounded by the channels (a few 1 MB scan pages per
-//! table in flight), whatever the table sizes. Tables are written whole and in model
-//! order, as the format requires. A table exported natively (design §6) takes the
-//! same road: its export's items flow into the same page channel
-//! ([`super::native::stream_table`]).
+//! (`<Model>-<suffix>-NONE`), describe them, then scan each with parallel segments
+//! ([`super::segments`]), a few tables ahead of the archive writer. Each segment
+//! encodes its pages into archive lines and digests on its own task
+//! ([`EncodedItems`]); the pages flow through bounded channels to the single writer
+//! thread, so memory is bounded by the channels (a few 1 MB scan pages per table in
+//! flight), whatever the table sizes. Tables are written whole and in model order, as
+//! the format requires. A table exported natively (design §6) takes the same road:
+//! its export's items flow into the same page channel ([`super::native::stream_table`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
 use crate::archive::schema::TableSchema;
-use crate::archive::Item;
+use crate::archive::{EncodedItems, Item};
 use crate::aws::dynamodb::{DescribedTable, Dynamo};
+use crate::aws::AwsError;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::snapshot::write::{ArchiveSink, WriterMessage};
 
 use super::native::NativeExports;
+use super::segments::scan_all;
 
 /// Tables being scanned at once, besides the one being written.
 const TABLES_AHEAD: usize = 3;
-/// Scan pages buffered per table (a page is at most 1 MB).
+/// Scan pages buffered per table (a page is at most 1 MB); each segment holds one more
+/// while it waits to send.
 const PAGES_PER_TABLE: usize = 4;
-/// One segment per this many bytes of table, DynamoDB's own guidance for parallel scans.
-const BYTES_PER_SEGMENT: u64 = 64 * 1024 * 1024;
-const MAX_SEGMENTS: u64 = 16;
 
 /// A table to export: its model, description, and whether it exists (an absent table
 /// is recorded with its schema and no items).
@@ -36,12 +37,23 @@ pub(crate) type ScopedTable = (String, DescribedTable, bool);
 
 /// The environment's tables, model → table name, filtered by `only`, checked against
 /// `required_models`. A model named in `only` that does not exist is an error too.
+///
+/// With `only`, the named and required models' tables are described one by one
+/// instead of listing every table of the account: ListTables pages through the
+/// account's tables 100 at a time, and dynalite's reads every stored item (0.45 s at
+/// 200,000 items, docs/performance.md § Segments).
 pub async fn discover_tables(
     dynamo: &Dynamo,
     env: &Environment,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, String>> {
-    let mut found = list_env_tables(dynamo, env).await?;
+    let mut found = match only {
+        Some(only) => {
+            let wanted = only.iter().chain(&env.required_models).cloned();
+            existing_env_tables(dynamo, env, wanted).await?
+        }
+        None => list_env_tables(dynamo, env).await?,
+    };
     let missing: Vec<&String> = env
         .required_models
         .iter()
@@ -65,6 +77,36 @@ pub async fn discover_tables(
             )));
         }
         found.retain(|model, _| only.contains(model));
+    }
+    Ok(found)
+}
+
+/// Which of `models` have a table in the environment, model → table name, by
+/// describing each (several at once). A name that is not a valid model name has none.
+async fn existing_env_tables(
+    dynamo: &Dynamo,
+    env: &Environment,
+    models: impl Iterator<Item = String>,
+) -> Result<BTreeMap<String, String>> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for model in models.collect::<std::collections::BTreeSet<_>>() {
+        if crate::archive::layout::check_model_name(&model).is_err() {
+            continue;
+        }
+        let table = format!("{model}-{}-NONE", env.backend_suffix);
+        let dynamo = dynamo.clone();
+        tasks.spawn(async move {
+            let described = dynamo.describe(&table, &model).await;
+            (model, table, described)
+        });
+    }
+    let mut found = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (model, table, described) =
+            joined.map_err(|e| Error::Failed(format!("describe task: {e}")))?;
+        if described.map_err(Error::from)?.is_some() {
+            found.insert(model, table);
+        }
     }
     Ok(found)
 }
@@ -142,11 +184,13 @@ pub(crate) async fn describe_all(
 }
 
 /// Scans tables a few ahead of the writer; forwards each table's schema and pages in
-/// order.
+/// order. Pages come encoded (see [`EncodedItems`]), except those of the models in
+/// `checked`, whose items the writer's relations check reads.
 pub(crate) async fn export_tables(
     dynamo: &Dynamo,
     tables: &[ScopedTable],
     writer: &ArchiveSink,
+    checked: &BTreeSet<String>,
     native: Option<&NativeExports>,
     progress: &dyn Progress,
 ) -> Result<()> {
@@ -155,12 +199,16 @@ pub(crate) async fn export_tables(
     let mut total = 0u64;
     let mut upcoming = tables.iter();
     let mut in_flight: VecDeque<TableScan> = VecDeque::new();
+    let start = |table: &ScopedTable| {
+        let keep_items = checked.contains(&table.0);
+        TableScan::start(dynamo, table, keep_items, native)
+    };
     for table in upcoming.by_ref().take(TABLES_AHEAD + 1) {
-        in_flight.push_back(TableScan::start(dynamo, table, native));
+        in_flight.push_back(start(table));
     }
     while let Some(mut scan) = in_flight.pop_front() {
         if let Some(next) = upcoming.next() {
-            in_flight.push_back(TableScan::start(dynamo, next, native));
+            in_flight.push_back(start(next));
         }
         let task = progress.start(&scan.model, Some(scan.estimate));
         writer
@@ -171,10 +219,11 @@ pub(crate) async fn export_tables(
             .await?;
         let mut count = 0u64;
         while let Some(page) = scan.pages.recv().await {
-            count += page.len() as u64;
-            task.advance(page.len() as u64);
-            overall.advance(page.len() as u64);
-            writer.send(WriterMessage::Items(page)).await?;
+            let items = page.item_count();
+            count += items;
+            task.advance(items);
+            overall.advance(items);
+            writer.send(page).await?;
         }
         let scanned = scan.finish().await?;
         if scanned != count {
@@ -195,46 +244,48 @@ struct TableScan {
     model: String,
     schema: TableSchema,
     estimate: u64,
-    pages: mpsc::Receiver<Vec<Item>>,
+    /// `WriterMessage::Items` or `::Encoded` pages.
+    pages: mpsc::Receiver<WriterMessage>,
     segments: tokio::task::JoinSet<Result<u64>>,
 }
 
 impl TableScan {
-    /// Starts the segments' scans; a table that does not exist (`scan` false) yields
-    /// no items; a table in `native` streams its export instead.
+    /// Starts the table's scan; a table that does not exist (`scan` false) yields no
+    /// items; a table in `native` streams its export instead. Pages are encoded on
+    /// the scan's tasks unless `keep_items`.
     fn start(
         dynamo: &Dynamo,
         (model, table, scan): &ScopedTable,
+        keep_items: bool,
         native: Option<&NativeExports>,
     ) -> TableScan {
+        let (tx, rx) = mpsc::channel(PAGES_PER_TABLE);
+        let mut segments = tokio::task::JoinSet::new();
         let export = native.and_then(|n| n.get(model).map(|e| (n.s3.clone(), e.clone())));
         if let (Some((s3, export)), true) = (export, *scan) {
-            let (tx, rx) = mpsc::channel(PAGES_PER_TABLE);
-            let mut segments = tokio::task::JoinSet::new();
+            // The export's decoder yields items; they go to the writer as they are.
+            let (items_tx, mut items_rx) = mpsc::channel(PAGES_PER_TABLE);
             let name = model.clone();
-            segments
-                .spawn(async move { super::native::stream_table(&s3, &name, &export, tx).await });
-            return TableScan {
-                model: model.clone(),
-                schema: table.schema.clone(),
-                estimate: table.item_count,
-                pages: rx,
-                segments,
-            };
-        }
-        let total = if *scan {
-            segments_for(table.size_bytes, table.item_count)
-        } else {
-            0
-        };
-        let (tx, rx) = mpsc::channel(PAGES_PER_TABLE.max(total as usize));
-        let mut segments = tokio::task::JoinSet::new();
-        let name: Arc<str> = Arc::from(table.schema.table_name.as_str());
-        for segment in 0..total {
-            let (dynamo, tx, name) = (dynamo.clone(), tx.clone(), Arc::clone(&name));
             segments.spawn(async move {
-                dynamo
-                    .scan_segment(&name, segment, total, tx)
+                super::native::stream_table(&s3, &name, &export, items_tx).await
+            });
+            segments.spawn(async move {
+                while let Some(items) = items_rx.recv().await {
+                    if tx.send(WriterMessage::Items(items)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(0)
+            });
+        } else if *scan {
+            let name: Arc<str> = Arc::from(table.schema.table_name.as_str());
+            let (dynamo, estimate) = (dynamo.clone(), (table.size_bytes, table.item_count));
+            let encode = {
+                let name = Arc::clone(&name);
+                move |items: Vec<Item>| page_for_writer(&name, items, keep_items)
+            };
+            segments.spawn(async move {
+                scan_all(dynamo, name, estimate, tx, encode)
                     .await
                     .map_err(Error::from)
             });
@@ -257,16 +308,19 @@ impl TableScan {
     }
 }
 
-/// One segment per 64 MB, at least 4 for a table with more than a page or two of items,
-/// at most 16.
-pub fn segments_for(size_bytes: u64, item_count: u64) -> i32 {
-    let by_size = size_bytes.div_ceil(BYTES_PER_SEGMENT);
-    let floor = if size_bytes > 2 * 1024 * 1024 || item_count > 2_000 {
-        4
-    } else {
-        1
-    };
-    by_size.max(floor).min(MAX_SEGMENTS) as i32
+/// A scanned page as the writer takes it: encoded here, or as items for the relations
+/// check.
+fn page_for_writer(
+    table: &str,
+    items: Vec<Item>,
+    keep_items: bool,
+) -> std::result::Result<WriterMessage, AwsError> {
+    if keep_items {
+        return Ok(WriterMessage::Items(items));
+    }
+    EncodedItems::encode(items)
+        .map(WriterMessage::Encoded)
+        .map_err(|e| AwsError::Invalid(format!("{table}: {e}")))
 }
 
 fn join(items: &[&String]) -> String {
@@ -275,19 +329,4 @@ fn join(items: &[&String]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_grow_with_size_within_bounds() {
-        assert_eq!(segments_for(0, 0), 1);
-        assert_eq!(segments_for(500_000, 300), 1);
-        assert_eq!(segments_for(3 * 1024 * 1024, 10), 4);
-        assert_eq!(segments_for(0, 5_000), 4);
-        assert_eq!(segments_for(640 * 1024 * 1024, 0), 10);
-        assert_eq!(segments_for(u64::MAX / 2, 0), 16);
-    }
 }
