@@ -44,6 +44,31 @@ pub fn check_item(item: &Item) -> Result<(), String> {
     Ok(())
 }
 
+/// About the size DynamoDB counts for `item`, without any check (numbers by their
+/// text): what the import's write queue budgets its memory by.
+pub fn approximate_bytes(item: &Item) -> u64 {
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + value_bytes(value))
+        .sum()
+}
+
+fn value_bytes(value: &AttrValue) -> u64 {
+    match value {
+        AttrValue::S(s) | AttrValue::N(s) => s.len() as u64,
+        AttrValue::B(b) => b.len() as u64,
+        AttrValue::Bool(_) | AttrValue::Null => 1,
+        AttrValue::Ss(set) | AttrValue::Ns(set) => set.iter().map(|s| s.len() as u64).sum(),
+        AttrValue::Bs(set) => set.iter().map(|b| b.len() as u64).sum(),
+        AttrValue::L(list) => 3 + list.iter().map(|v| 1 + value_bytes(v)).sum::<u64>(),
+        AttrValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(n, v)| 1 + n.len() as u64 + value_bytes(v))
+                .sum::<u64>()
+        }
+    }
+}
+
 /// Checks one value at nesting `depth`; returns its size in DynamoDB's count.
 fn check_value(value: &AttrValue, depth: usize) -> Result<u64, String> {
     Ok(match value {
@@ -150,6 +175,17 @@ mod tests {
 
     fn check(json: &str) -> Result<(), String> {
         check_item(&parse_item(json.as_bytes()).expect("item"))
+    }
+
+    #[test]
+    fn approximate_bytes_counts_names_values_and_containers() {
+        let body = "x".repeat(1000);
+        let json = format!(
+            r#"{{"id":{{"S":"a"}},"body":{{"S":"{body}"}},"m":{{"M":{{"k":{{"N":"12"}}}}}}}}"#
+        );
+        let item = parse_item(json.as_bytes()).expect("item");
+        // id 2+1, body 4+1000, m 1 + 3 + (1 + k 1 + 12 2).
+        assert_eq!(approximate_bytes(&item), 3 + 1004 + 8);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::index::{key_bytes, TargetIndex};
 use super::plan::TablePlan;
 use super::read::{for_each_item, Selection};
+use crate::archive::limits::approximate_bytes;
 use crate::archive::schema::TableSchema;
 use crate::archive::{item_hash, DecryptionKey, Item};
 use crate::aws::dynamodb::{Dynamo, WriteOp, BATCH_SIZE};
@@ -28,6 +29,13 @@ use crate::stop::StopSignal;
 
 /// Batches in flight at once.
 const WRITERS: usize = 8;
+/// Item bytes (DynamoDB's count, about) of the batches queued and in flight, in KiB.
+/// Counting batches alone let 24 batches of 25 items of 100 KB wait at once (60 MB of
+/// items, each held again by the SDK while it serialises the request): importing
+/// 2,000 such items peaked at 165 MB. With 8 MiB it peaks at 69-75 MB in the same
+/// 5.6 s (16 MiB: 98-106 MB; docs/performance.md); 3 such batches still overlap, and
+/// batches of small items (25 × 300 B) never reach the budget.
+const QUEUED_KIB: u32 = 8 * 1024;
 
 /// What phase 6 did.
 pub struct WriteOutcome {
@@ -41,6 +49,9 @@ struct Batch {
     model: String,
     ops: Vec<WriteOp>,
     deletes: bool,
+    /// Its share of [`QUEUED_KIB`], given back when the batch is dropped (puts only:
+    /// deletes carry keys alone).
+    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -73,6 +84,7 @@ pub async fn apply(
     let written = Arc::new(AtomicU64::new(0));
     let deleted = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<Batch>(WRITERS * 2);
+    let budget = Arc::new(tokio::sync::Semaphore::new(QUEUED_KIB as usize));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..WRITERS {
@@ -117,7 +129,7 @@ pub async fn apply(
         indexes,
         target,
         deletes_allowed,
-        tx,
+        (tx, budget),
     )
     .await;
     let mut failure: Option<String> = None;
@@ -205,7 +217,7 @@ async fn produce_batches(
     indexes: &mut BTreeMap<String, TargetIndex>,
     target: &Environment,
     deletes_allowed: bool,
-    tx: mpsc::Sender<Batch>,
+    (tx, budget): (mpsc::Sender<Batch>, Arc<tokio::sync::Semaphore>),
 ) -> Result<()> {
     let models = selection.models.to_vec();
     let limit = selection.limit;
@@ -223,7 +235,7 @@ async fn produce_batches(
             pick: pick.as_ref(),
             owners: owners.as_ref(),
         };
-        let mut batcher = Batcher::new(&puts, &target_env);
+        let mut batcher = Batcher::new(&puts, &target_env, budget);
         let streamed = for_each_item(&snapshot, &key, selection, |model, item, _| {
             let write = match owned.get(model) {
                 None => true,
@@ -297,27 +309,36 @@ async fn send_batch(
         model: model.to_owned(),
         ops,
         deletes,
+        _budget: None,
     };
     tx.send(batch)
         .await
         .map_err(|_| Error::Failed("the writers stopped".into()))
 }
 
-/// Cuts per-table batches of at most 25 with no repeated key.
+/// Cuts per-table batches of at most 25 with no repeated key, each taking its share
+/// of the queue's byte budget before it is queued.
 struct Batcher<'a> {
     tx: &'a mpsc::Sender<Batch>,
     target: &'a Environment,
+    budget: Arc<tokio::sync::Semaphore>,
     open: BTreeMap<String, OpenBatch>,
 }
 
-/// A batch being filled: its operations, their keys, and whether they are deletes.
-type OpenBatch = (Vec<WriteOp>, HashSet<Vec<u8>>, bool);
+/// A batch of puts being filled: its operations, their keys, and its items'
+/// approximate bytes.
+type OpenBatch = (Vec<WriteOp>, HashSet<Vec<u8>>, u64);
 
 impl<'a> Batcher<'a> {
-    fn new(tx: &'a mpsc::Sender<Batch>, target: &'a Environment) -> Self {
+    fn new(
+        tx: &'a mpsc::Sender<Batch>,
+        target: &'a Environment,
+        budget: Arc<tokio::sync::Semaphore>,
+    ) -> Self {
         Batcher {
             tx,
             target,
+            budget,
             open: BTreeMap::new(),
         }
     }
@@ -334,38 +355,47 @@ impl<'a> Batcher<'a> {
                 crate::archive::canonical_item(&item).map_err(|e| Error::Failed(e.to_string()))?
             }
         };
-        self.push(model, WriteOp::Put(item), k, false)
+        let bytes = approximate_bytes(&item);
+        self.push(model, WriteOp::Put(item), k, bytes)
     }
 
-    fn push(&mut self, model: &str, op: WriteOp, key: Vec<u8>, deletes: bool) -> Result<()> {
+    fn push(&mut self, model: &str, op: WriteOp, key: Vec<u8>, bytes: u64) -> Result<()> {
         let entry = self
             .open
             .entry(model.to_owned())
-            .or_insert_with(|| (Vec::new(), HashSet::new(), deletes));
+            .or_insert_with(|| (Vec::new(), HashSet::new(), 0));
         if entry.1.contains(&key) || entry.0.len() == BATCH_SIZE {
             self.flush(model)?;
         }
         let entry = self
             .open
             .entry(model.to_owned())
-            .or_insert_with(|| (Vec::new(), HashSet::new(), deletes));
+            .or_insert_with(|| (Vec::new(), HashSet::new(), 0));
         entry.0.push(op);
         entry.1.insert(key);
+        entry.2 += bytes;
         Ok(())
     }
 
+    /// Queues the model's open batch, once the byte budget has room for it (this runs
+    /// on the snapshot reader's blocking thread, which may wait).
     fn flush(&mut self, model: &str) -> Result<()> {
-        let Some((ops, _, deletes)) = self.open.remove(model) else {
+        let Some((ops, _, bytes)) = self.open.remove(model) else {
             return Ok(());
         };
         if ops.is_empty() {
             return Ok(());
         }
+        let kib = bytes.div_ceil(1024).clamp(1, QUEUED_KIB as u64) as u32;
+        let budget = tokio::runtime::Handle::current()
+            .block_on(Arc::clone(&self.budget).acquire_many_owned(kib))
+            .map_err(|_| Error::Failed("the writers stopped".into()))?;
         let batch = Batch {
             table: self.target.table_name(model),
             model: model.to_owned(),
             ops,
-            deletes,
+            deletes: false,
+            _budget: Some(budget),
         };
         self.tx
             .blocking_send(batch)
@@ -378,5 +408,78 @@ impl<'a> Batcher<'a> {
             self.flush(&model)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::parse_item;
+
+    fn env() -> Environment {
+        Environment {
+            name: "t".into(),
+            region: None,
+            backend_suffix: "s".into(),
+            user_pool_id: None,
+            bucket: None,
+            asset_prefixes: Vec::new(),
+            profile: None,
+            endpoint_url: None,
+            required_models: Vec::new(),
+            protected: false,
+            protected_by: None,
+            native_via: None,
+            native_min_items: None,
+        }
+    }
+
+    fn big_item(i: u32) -> Item {
+        let body = "x".repeat(100_000);
+        let json = format!(r#"{{"id":{{"S":"b-{i}"}},"body":{{"S":"{body}"}}}}"#);
+        parse_item(json.as_bytes()).expect("item")
+    }
+
+    /// Issue #11: batches of big items hold their bytes against the budget until the
+    /// writer drops them, so the reader stops cutting batches when it is spent.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn queued_batches_are_bounded_by_their_item_bytes() {
+        let (tx, mut rx) = mpsc::channel::<Batch>(64);
+        let budget = Arc::new(tokio::sync::Semaphore::new(QUEUED_KIB as usize));
+        let reader_budget = Arc::clone(&budget);
+        let reader = tokio::task::spawn_blocking(move || {
+            let target = env();
+            let mut batcher = Batcher::new(&tx, &target, reader_budget);
+            for i in 0..200 {
+                batcher.put("Doc", big_item(i), None)?;
+            }
+            batcher.flush_all()
+        });
+        // 25 items of ~100 KB per batch: ~2,442 KiB each, so 3 fit in 8 MiB; the
+        // fourth waits for room.
+        let spent = async {
+            while budget.available_permits() >= 2_442 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), spent)
+            .await
+            .expect("the reader spends the budget");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut queued = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            queued.push(batch);
+        }
+        assert_eq!(queued.len(), 3, "batches queued while none was written");
+        // Writing (dropping) them lets the reader go on to the end.
+        drop(queued);
+        let mut rest = 0;
+        while let Some(batch) = rx.recv().await {
+            assert_eq!(batch.ops.len(), 25);
+            rest += 1;
+        }
+        reader.await.expect("reader").expect("batches");
+        assert_eq!(rest, 8 - 3);
+        assert_eq!(budget.available_permits(), QUEUED_KIB as usize);
     }
 }
