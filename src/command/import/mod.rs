@@ -245,14 +245,7 @@ async fn run_phases(
         let tables: Vec<String> = models.iter().map(|m| target.table_name(m)).collect();
         settle_tables(&dynamo, &tables, progress, &ctx.stop).await?;
     }
-    let targets = check_target(
-        &dynamo,
-        target,
-        &models,
-        &verified.schemas,
-        options.create_missing,
-    )
-    .await?;
+    let targets = check_target(&dynamo, target, &models, &verified, options.create_missing).await?;
     let mut not_restored: Vec<String> = verified
         .header
         .sections

@@ -71,7 +71,9 @@ pub async fn compare_tables(
                 if have != want {
                     comparison.status = "key schema differs".into();
                 } else {
-                    let estimate = (described.size_bytes, described.item_count);
+                    // At least the snapshot's count: DescribeTable's figures lag by hours.
+                    let items = described.item_count.max(comparison.snapshot_items);
+                    let estimate = (described.size_bytes, items);
                     let index = index_target(dynamo, &table, have, estimate).await?;
                     comparison.target_items = index.len() as u64;
                     indexes.insert(model.clone(), index);

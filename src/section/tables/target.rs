@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use futures_util::StreamExt as _;
+
 use crate::archive::schema::TableSchema;
 use crate::archive::DecryptionKey;
-use crate::aws::dynamodb::Dynamo;
+use crate::aws::dynamodb::{DescribedTable, Dynamo};
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::snapshot::VerifiedContents;
@@ -19,7 +21,10 @@ use crate::archive::header::TableSummary;
 use crate::archive::{item_hash, TableDigest};
 use crate::progress::Progress;
 
-/// A selected model's target table: its name and, when it exists, its size figures.
+/// A selected model's target table: its name and, when it exists, its size figures
+/// (bytes, items) for the scan's segment count: DescribeTable's, but at least the
+/// snapshot's item count, since a target usually holds about what its snapshot does
+/// and DescribeTable's figures lag by hours (see [`super::segments`]).
 pub struct TargetTable {
     pub table: String,
     pub schema: TableSchema,
@@ -32,9 +37,10 @@ pub async fn check_target(
     dynamo: &Dynamo,
     target: &Environment,
     models: &[String],
-    schemas: &BTreeMap<String, TableSchema>,
+    verified: &VerifiedContents,
     create_missing: bool,
 ) -> Result<BTreeMap<String, TargetTable>> {
+    let schemas = &verified.schemas;
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
     for model in models {
@@ -51,12 +57,13 @@ pub async fn check_target(
                             KeylessSchema::Target(e) => Error::Failed(format!("{table}: {e}")),
                         })?;
                 problems.extend(check.refusals);
+                let exists = Some(size_hint(&described, verified, model));
                 out.insert(
                     model.clone(),
                     TargetTable {
                         table,
                         schema: described.schema,
-                        exists: Some((described.size_bytes, described.item_count)),
+                        exists,
                     },
                 );
             }
@@ -85,23 +92,37 @@ pub async fn check_target(
     Ok(out)
 }
 
+/// A described target table's size figures, the item count raised to the snapshot's.
+fn size_hint(described: &DescribedTable, verified: &VerifiedContents, model: &str) -> (u64, u64) {
+    let snapshot_items = verified.manifest.tables.get(model).map_or(0, |t| t.items);
+    let items = described.item_count.max(snapshot_items);
+    (described.size_bytes, items)
+}
+
+/// Tables indexed at once: an Amplify app has dozens of mostly small tables, and one
+/// by one each would cost its round trips in turn.
+const TABLES_AT_ONCE: usize = 4;
+
+/// Phase 3, the target side: an index of every existing target table, a few tables
+/// at once.
 pub async fn index_targets(
     dynamo: &Dynamo,
     targets: &BTreeMap<String, TargetTable>,
     progress: &dyn Progress,
 ) -> Result<BTreeMap<String, TargetIndex>> {
-    let mut indexes = BTreeMap::new();
-    for (model, target) in targets {
-        let Some(estimate) = target.exists else {
-            continue;
-        };
-        let key = target.schema.primary_key().map_err(Error::Failed)?;
-        let task = progress.start(&format!("scan {model}"), Some(estimate.1));
-        let index = index_target(dynamo, &target.table, key, estimate).await?;
-        task.finish(&format!("{} items", index.len()));
-        indexes.insert(model.clone(), index);
-    }
-    Ok(indexes)
+    let scans = futures_util::stream::iter(targets.iter().filter_map(|(model, target)| {
+        let estimate = target.exists?;
+        Some(async move {
+            let key = target.schema.primary_key().map_err(Error::Failed)?;
+            let task = progress.start(&format!("scan {model}"), Some(estimate.1));
+            let index = index_target(dynamo, &target.table, key, estimate).await?;
+            task.finish(&format!("{} items", index.len()));
+            Ok::<_, Error>((model.clone(), index))
+        })
+    }));
+    let indexed: Vec<Result<(String, TargetIndex)>> =
+        scans.buffer_unordered(TABLES_AT_ONCE).collect().await;
+    indexed.into_iter().collect()
 }
 
 /// Phase 7: rescans the target. Exact mode: the content digest and item count of
@@ -132,7 +153,7 @@ pub async fn verify_target(
         let mut indexes = BTreeMap::new();
         for (model, (table, found)) in described {
             let primary = found.schema.primary_key().map_err(Error::Failed)?;
-            let estimate = (found.size_bytes, found.item_count);
+            let estimate = size_hint(&found, verified, &model);
             let index = index_target(dynamo, &table, primary, estimate).await?;
             indexes.insert(model, index);
         }
@@ -162,7 +183,7 @@ pub async fn verify_target(
     }
     let expected = expected_digests(snapshot, key, selection, verified)?;
     for (model, (table, found)) in &described {
-        let estimate = (found.size_bytes, found.item_count);
+        let estimate = size_hint(found, verified, model);
         let (count, digest) = digest_target(dynamo, table, estimate).await?;
         out.insert(model.clone(), verdict(count, &digest, &expected[model]));
     }
