@@ -22,6 +22,9 @@ use crate::aws::dynamodb::Dynamo;
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
 
+/// At most this many index entries (32 bytes each) are reserved ahead of a scan.
+const MAX_RESERVED_ENTRIES: u64 = 16 << 20;
+
 /// The first 16 bytes of a SHA-256: what the index keeps of a key or an item.
 pub type ShortDigest = [u8; 16];
 
@@ -193,7 +196,10 @@ pub async fn index_target(
     key: PrimaryKey,
     estimate: (u64, u64),
 ) -> Result<TargetIndex> {
-    let mut entries = Vec::new();
+    // Reserved for the expected count: growing by doubling held the old and the new
+    // vector at once (12 MB at 200,000 items). An overestimate costs address space
+    // only; pages never written stay out of the resident set.
+    let mut entries = Vec::with_capacity(estimate.1.min(MAX_RESERVED_ENTRIES) as usize);
     let mut digest = TableDigest::default();
     scan_table(dynamo, table, estimate, |item| {
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
@@ -260,6 +266,12 @@ pub async fn scan_table(
 
 type ScanTasks = tokio::task::JoinSet<std::result::Result<u64, crate::aws::AwsError>>;
 
+/// Scan pages waiting for the caller (each segment holds one more while it waits): a
+/// 1 MB page of small items is ~5 MB of maps, and a re-import reads the snapshot on
+/// another thread meanwhile; 8 waiting pages let its peak reach 116 MB at 200,000
+/// items (docs/performance.md).
+const PAGES_QUEUED: usize = 2;
+
 /// Starts a parallel scan of `table` ([`scan_all`]): its pages arrive on the receiver
 /// (bounded); [`join_scan`] then says whether every segment ended well.
 fn scan_pages(
@@ -267,7 +279,7 @@ fn scan_pages(
     table: &str,
     estimate: (u64, u64),
 ) -> (mpsc::Receiver<Vec<Item>>, ScanTasks) {
-    let (tx, rx) = mpsc::channel::<Vec<Item>>(8);
+    let (tx, rx) = mpsc::channel::<Vec<Item>>(PAGES_QUEUED);
     let mut tasks = tokio::task::JoinSet::new();
     let (dynamo, table) = (dynamo.clone(), std::sync::Arc::from(table));
     tasks.spawn(async move { scan_all(dynamo, table, estimate, tx, Ok).await });
