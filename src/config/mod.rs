@@ -132,6 +132,28 @@ pub struct Environment {
     pub native_min_items: Option<u64>,
 }
 
+#[cfg(test)]
+impl Environment {
+    /// A bare environment for unit tests: a name and a backend suffix, nothing else.
+    pub(crate) fn for_tests(name: &str, backend_suffix: &str) -> Environment {
+        Environment {
+            name: name.into(),
+            region: None,
+            backend_suffix: backend_suffix.into(),
+            user_pool_id: None,
+            bucket: None,
+            asset_prefixes: Vec::new(),
+            profile: None,
+            endpoint_url: None,
+            required_models: Vec::new(),
+            protected: false,
+            protected_by: None,
+            native_via: None,
+            native_min_items: None,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {

@@ -88,27 +88,42 @@ async fn existing_env_tables(
     env: &Environment,
     models: impl Iterator<Item = String>,
 ) -> Result<BTreeMap<String, String>> {
+    let tables: BTreeMap<String, String> = models
+        .filter(|model| crate::archive::layout::check_model_name(model).is_ok())
+        .map(|model| {
+            let table = format!("{model}-{}-NONE", env.backend_suffix);
+            (model, table)
+        })
+        .collect();
+    Ok(describe_each(dynamo, &tables)
+        .await?
+        .into_iter()
+        .filter(|(_, _, described)| described.is_some())
+        .map(|(model, table, _)| (model, table))
+        .collect())
+}
+
+/// Describes each table, several at once: model, table, and its description or `None`
+/// when it does not exist.
+async fn describe_each(
+    dynamo: &Dynamo,
+    tables: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String, Option<DescribedTable>)>> {
     let mut tasks = tokio::task::JoinSet::new();
-    for model in models.collect::<std::collections::BTreeSet<_>>() {
-        if crate::archive::layout::check_model_name(&model).is_err() {
-            continue;
-        }
-        let table = format!("{model}-{}-NONE", env.backend_suffix);
-        let dynamo = dynamo.clone();
+    for (model, table) in tables {
+        let (dynamo, model, table) = (dynamo.clone(), model.clone(), table.clone());
         tasks.spawn(async move {
             let described = dynamo.describe(&table, &model).await;
             (model, table, described)
         });
     }
-    let mut found = BTreeMap::new();
+    let mut out = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (model, table, described) =
             joined.map_err(|e| Error::Failed(format!("describe task: {e}")))?;
-        if described.map_err(Error::from)?.is_some() {
-            found.insert(model, table);
-        }
+        out.push((model, table, described.map_err(Error::from)?));
     }
-    Ok(found)
+    Ok(out)
 }
 
 /// Every table of the environment, model → table name: the tables named
@@ -158,19 +173,9 @@ pub(crate) async fn describe_all(
     dynamo: &Dynamo,
     tables: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, DescribedTable)>> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (model, table) in tables {
-        let (dynamo, model, table) = (dynamo.clone(), model.clone(), table.clone());
-        tasks.spawn(async move {
-            let described = dynamo.describe(&table, &model).await;
-            (model, table, described)
-        });
-    }
     let mut out = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (model, table, described) =
-            joined.map_err(|e| Error::Failed(format!("describe task: {e}")))?;
-        match described.map_err(Error::from)? {
+    for (model, table, described) in describe_each(dynamo, tables).await? {
+        match described {
             Some(d) => out.push((model, d)),
             None => {
                 return Err(Error::Failed(format!(

@@ -416,24 +416,6 @@ mod tests {
     use super::*;
     use crate::archive::parse_item;
 
-    fn env() -> Environment {
-        Environment {
-            name: "t".into(),
-            region: None,
-            backend_suffix: "s".into(),
-            user_pool_id: None,
-            bucket: None,
-            asset_prefixes: Vec::new(),
-            profile: None,
-            endpoint_url: None,
-            required_models: Vec::new(),
-            protected: false,
-            protected_by: None,
-            native_via: None,
-            native_min_items: None,
-        }
-    }
-
     fn big_item(i: u32) -> Item {
         let body = "x".repeat(100_000);
         let json = format!(r#"{{"id":{{"S":"b-{i}"}},"body":{{"S":"{body}"}}}}"#);
@@ -448,7 +430,7 @@ mod tests {
         let budget = Arc::new(tokio::sync::Semaphore::new(QUEUED_KIB as usize));
         let reader_budget = Arc::clone(&budget);
         let reader = tokio::task::spawn_blocking(move || {
-            let target = env();
+            let target = Environment::for_tests("t", "s");
             let mut batcher = Batcher::new(&tx, &target, reader_budget);
             for i in 0..200 {
                 batcher.put("Doc", big_item(i), None)?;

@@ -6,19 +6,9 @@ use crate::archive::schema::{KeyElement, Projection, SecondaryIndex, StreamSpeci
 
 fn env(native_via: Option<&str>) -> Environment {
     Environment {
-        name: "fresh".into(),
-        region: None,
-        backend_suffix: "s".into(),
-        user_pool_id: None,
-        bucket: None,
-        asset_prefixes: Vec::new(),
-        profile: None,
-        endpoint_url: None,
-        required_models: Vec::new(),
-        protected: false,
-        protected_by: None,
         native_via: native_via.map(str::to_owned),
         native_min_items: Some(10),
+        ..Environment::for_tests("fresh", "s")
     }
 }
 
