@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::Select;
 
-use super::{item_from_sdk, Dynamo};
+use super::{page_items, Dynamo};
 use crate::archive::item::Item;
 use crate::aws::AwsError;
 
@@ -41,12 +41,8 @@ impl Dynamo {
             .next()
             .await?
             .ok_or_else(|| AwsError::Invalid(format!("Scan of {table} returned no page")))?;
-        let items = page
-            .items()
-            .iter()
-            .map(|raw| item_from_sdk(raw.clone()))
-            .collect::<Result<Vec<Item>, AwsError>>()?;
         let more = page.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        let items = page_items(page)?;
         Ok(FirstPage { items, more })
     }
 }

@@ -215,15 +215,7 @@ impl Dynamo {
         let mut scan = self.scan_pages(table, segment, total_segments, None);
         let mut sent = 0u64;
         while let Some(page) = scan.next().await? {
-            // Move the page's items out of the SDK's answer rather than cloning them:
-            // each SDK item is freed as it is converted, so a segment holds about one
-            // page, not two (a 1 MB page of ~300 B items is several MB of maps).
-            let items = page
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(item_from_sdk)
-                .collect::<Result<Vec<Item>, AwsError>>()?;
+            let items = page_items(page)?;
             if items.is_empty() {
                 continue;
             }
@@ -429,6 +421,19 @@ fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::err
             )
             .build(),
     })
+}
+
+/// A Scan page's items, moved out of the SDK's answer rather than cloned: each SDK
+/// item is freed as it is converted, so a reader holds about one page, not two (a 1 MB
+/// page of ~300 B items is several MB of maps).
+pub(crate) fn page_items(
+    page: aws_sdk_dynamodb::operation::scan::ScanOutput,
+) -> Result<Vec<Item>, AwsError> {
+    page.items
+        .unwrap_or_default()
+        .into_iter()
+        .map(item_from_sdk)
+        .collect()
 }
 
 /// A Scan segment's pages; see [`Dynamo::scan_pages`].

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::archive::Item;
-use crate::aws::dynamodb::{item_from_sdk, Dynamo};
+use crate::aws::dynamodb::{page_items, Dynamo};
 use crate::aws::AwsError;
 
 /// One segment per this many bytes of table, DynamoDB's own guidance for parallel scans.
@@ -26,6 +26,14 @@ const MAX_SEGMENTS: u64 = 16;
 /// Segments for a table whose description said one page but whose first page said
 /// more: the floor `segments_for` gives any table of more than a couple of pages.
 pub const PROBED_SEGMENTS: i32 = 4;
+
+/// What a segment makes of each page of items before sending it (`Ok` keeps them),
+/// run on the segment's own task.
+pub trait PageEncoder<P>: Fn(Vec<Item>) -> Result<P, AwsError> + Clone + Send + 'static {}
+impl<P, F> PageEncoder<P> for F where
+    F: Fn(Vec<Item>) -> Result<P, AwsError> + Clone + Send + 'static
+{
+}
 
 /// One segment per 64 MB, at least 4 for a table with more than a page or two of items,
 /// at most 16.
@@ -44,17 +52,13 @@ pub fn segments_for(size_bytes: u64, item_count: u64) -> i32 {
 /// doc), and sends each page, made into a `P` by `encode` on the segment's own task
 /// (`Ok` to keep the items), to `pages`. Returns the number of items sent. Stops early,
 /// without error, when the receiver is gone.
-pub async fn scan_all<P, E>(
+pub async fn scan_all<P: Send + 'static>(
     dynamo: Dynamo,
     table: Arc<str>,
     estimate: (u64, u64),
     pages: mpsc::Sender<P>,
-    encode: E,
-) -> Result<u64, AwsError>
-where
-    P: Send + 'static,
-    E: Fn(Vec<Item>) -> Result<P, AwsError> + Clone + Send + 'static,
-{
+    encode: impl PageEncoder<P>,
+) -> Result<u64, AwsError> {
     let described = segments_for(estimate.0, estimate.1);
     if described > 1 {
         return scan_segments(dynamo, table, described, pages, encode).await;
@@ -65,12 +69,7 @@ where
         drop(first);
         return scan_segments(dynamo, table, PROBED_SEGMENTS, pages, encode).await;
     }
-    let items = first
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(item_from_sdk)
-        .collect::<Result<Vec<Item>, AwsError>>()?;
+    let items = page_items(first)?;
     let sent = items.len() as u64;
     if !items.is_empty() {
         // A closed receiver means the reader stopped early: not an error here.
@@ -81,17 +80,13 @@ where
 
 /// Reads `total` segments at once, each its own task; the first failure ends the scan
 /// (the other segments are aborted with the set).
-async fn scan_segments<P, E>(
+async fn scan_segments<P: Send + 'static>(
     dynamo: Dynamo,
     table: Arc<str>,
     total: i32,
     pages: mpsc::Sender<P>,
-    encode: E,
-) -> Result<u64, AwsError>
-where
-    P: Send + 'static,
-    E: Fn(Vec<Item>) -> Result<P, AwsError> + Clone + Send + 'static,
-{
+    encode: impl PageEncoder<P>,
+) -> Result<u64, AwsError> {
     let mut segments = tokio::task::JoinSet::new();
     for segment in 0..total {
         let (dynamo, table, pages) = (dynamo.clone(), Arc::clone(&table), pages.clone());
