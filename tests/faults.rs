@@ -273,3 +273,78 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
     assert!(rerun["resumed_from"].is_string(), "{rerun}");
     assert_eq!(world.scan_all(&target).await.len() as i64, n);
 }
+
+/// Issue #11 §4: while DynamoDB answers batch writes as a throttled table does (applied
+/// in part, the rest `UnprocessedItems`), rtsnap's write window narrows until one
+/// batch is in flight at a time; once answers come back clean it widens again. Nothing
+/// is lost either way, and the summary says how far it narrowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_11_throttled_writes_narrow_the_write_window_and_clean_answers_widen_it() {
+    let world = World::new(
+        Server::Moto,
+        "window",
+        &[("staging", false), ("production", false)],
+    );
+    let n = 3_000;
+    let table = world.create_table("staging", "Contact", None, None).await;
+    let items = (0..n)
+        .map(|i| simple_item(&format!("c-{i:05}"), i))
+        .collect();
+    world.put_items(&table, items).await;
+    let export = world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
+    assert_eq!(export["tables"]["Contact"], n, "{export}");
+
+    let proxy = FaultProxy::start(&world.endpoint, 0, 0x11);
+    through(&world, &proxy);
+    let overloaded = 40;
+    proxy.overload_next("BatchWriteItem", overloaded);
+    let import = world.rtsnap_json(&[
+        "import",
+        "snap.rtsnap",
+        "--target",
+        "production",
+        "--create-missing",
+        "--yes",
+    ]);
+    assert_eq!(
+        import["verification"]["Contact"]
+            .as_str()
+            .map(|v| v.starts_with("match")),
+        Some(true),
+        "{import}"
+    );
+
+    let arrivals = proxy.arrivals("BatchWriteItem");
+    let throttled: Vec<u64> = arrivals
+        .iter()
+        .filter(|a| a.overloaded)
+        .map(|a| a.concurrent)
+        .collect();
+    assert_eq!(throttled.len() as u64, overloaded, "{arrivals:?}");
+    assert!(
+        throttled[..8].iter().any(|&c| c > 1),
+        "the window starts wide: {throttled:?}"
+    );
+    assert!(
+        throttled[throttled.len() - 10..].iter().all(|&c| c == 1),
+        "after the throttled answers one batch at a time: {throttled:?}"
+    );
+    let after: Vec<u64> = arrivals
+        .iter()
+        .skip_while(|a| a.overloaded)
+        .filter(|a| !a.overloaded)
+        .map(|a| a.concurrent)
+        .collect();
+    assert!(
+        after.iter().any(|&c| c > 1),
+        "clean answers widen the window again: {after:?}"
+    );
+    assert_eq!(import["retries"]["narrowest_write_window"], 1, "{import}");
+
+    // Checked on the emulator directly: every item arrived.
+    let mut source = world.scan_all(&world.table("staging", "Contact")).await;
+    let mut target = world.scan_all(&world.table("production", "Contact")).await;
+    sort_items(&mut source);
+    sort_items(&mut target);
+    assert!(source == target, "every item arrived exactly");
+}

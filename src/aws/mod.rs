@@ -5,8 +5,10 @@ pub mod cognito;
 pub mod dynamodb;
 mod retry_count;
 pub mod s3;
+mod window;
 
 pub(crate) use retry_count::CountRetries;
+pub(crate) use window::{Answer, RequestWindow, WindowKind};
 
 /// The retry policy shared by every service. Two layers:
 /// - the SDK's own, in adaptive mode ([`sdk_config`]): quick retries of throttling and
@@ -87,6 +89,11 @@ impl AwsError {
 pub struct RetryStats {
     pub retries: u64,
     pub throttled: u64,
+    /// How few `BatchWriteItem`s were let in flight at the worst point, when throttling
+    /// narrowed the adaptive window (see `aws/window.rs`); `None`: never narrowed.
+    pub narrowest_write_window: Option<usize>,
+    /// The same for `Scan` pages.
+    pub narrowest_scan_window: Option<usize>,
 }
 
 static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -98,6 +105,8 @@ pub fn retry_stats() -> RetryStats {
     RetryStats {
         retries: RETRIES.load(Relaxed),
         throttled: THROTTLED.load(Relaxed),
+        narrowest_write_window: window::narrowest(WindowKind::Writes),
+        narrowest_scan_window: window::narrowest(WindowKind::Scans),
     }
 }
 

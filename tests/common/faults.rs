@@ -17,6 +17,11 @@
 //! and the test checks that every item, user and object arrives. The choice is a seeded
 //! pseudo-random sequence, so a run can be repeated.
 //!
+//! The proxy can also *overload* one operation for a number of requests (see
+//! [`FaultProxy::overload_next`]) and records, for each request, how many of its
+//! operation were in the proxy when it arrived ([`FaultProxy::arrivals`]): how a test
+//! sees that rtsnap's adaptive window sent fewer requests at once while throttled.
+//!
 //! The proxy can also *hold* (see [`FaultProxy::hold_after`]): after a given number of
 //! requests of one operation it forwards nothing more, so a test can kill rtsnap at an
 //! exact point (e.g. after the 3rd `AdminCreateUser`) instead of racing a poller.
@@ -52,6 +57,59 @@ impl FaultCounts {
     }
 }
 
+/// One request as the proxy saw it arrive.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub operation: String,
+    /// Requests of its operation in the proxy at its arrival, itself included.
+    pub concurrent: u64,
+    /// Whether it was answered as overload by [`FaultProxy::overload_next`].
+    pub overloaded: bool,
+}
+
+/// Arrivals and requests in progress, by operation.
+#[derive(Default)]
+struct Traffic {
+    in_progress: Mutex<HashMap<String, u64>>,
+    arrivals: Mutex<Vec<Arrival>>,
+    /// (operation, how many more of it to answer as overload).
+    overload: Mutex<Option<(String, u64)>>,
+}
+
+impl Traffic {
+    /// Counts the request in; whether to answer it as overload.
+    fn arrive(&self, operation: &str) -> bool {
+        let overloaded = {
+            let mut rule = self.overload.lock().expect("overload rule");
+            match rule.as_mut() {
+                Some((op, left)) if op == operation && *left > 0 => {
+                    *left -= 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        let mut in_progress = self.in_progress.lock().expect("traffic");
+        let concurrent = in_progress.entry(operation.to_owned()).or_default();
+        *concurrent += 1;
+        self.arrivals.lock().expect("arrivals").push(Arrival {
+            operation: operation.to_owned(),
+            concurrent: *concurrent,
+            overloaded,
+        });
+        overloaded
+    }
+
+    /// Counts the request out: called before its answer is written, so a client that
+    /// sends its next request on reading the answer never finds it still counted.
+    fn leave(&self, operation: &str) {
+        let mut in_progress = self.in_progress.lock().expect("traffic");
+        if let Some(n) = in_progress.get_mut(operation) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 /// A running proxy; it stops with the test process.
 pub struct FaultProxy {
     /// `http://127.0.0.1:<port>`: give this to rtsnap as the endpoint.
@@ -60,6 +118,7 @@ pub struct FaultProxy {
     /// Fault probability in per mille; change it while running with [`FaultProxy::set_rate`].
     rate: Arc<AtomicU64>,
     gate: Arc<Gate>,
+    traffic: Arc<Traffic>,
 }
 
 /// Holds every request once `after` requests of `operation` were forwarded.
@@ -123,12 +182,14 @@ impl FaultProxy {
         let rate = Arc::new(AtomicU64::new(percent * 10));
         let sequence = Arc::new(AtomicU64::new(seed));
         let gate = Arc::new(Gate::default());
+        let traffic = Arc::new(Traffic::default());
         let shared = Shared {
             upstream,
             counts: Arc::clone(&counts),
             rate: Arc::clone(&rate),
             sequence,
             gate: Arc::clone(&gate),
+            traffic: Arc::clone(&traffic),
         };
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -143,7 +204,26 @@ impl FaultProxy {
             counts,
             rate,
             gate,
+            traffic,
         }
+    }
+
+    /// Answers the next `n` requests of `operation` as an overloaded service does: a
+    /// `BatchWriteItem` applied in part with the rest returned as `UnprocessedItems`
+    /// (a batch of one: `ProvisionedThroughputExceededException`), anything else a
+    /// throttling error.
+    pub fn overload_next(&self, operation: &str, n: u64) {
+        *self.traffic.overload.lock().expect("overload rule") = Some((operation.to_owned(), n));
+    }
+
+    /// Every request of `operation` so far, in order of arrival.
+    pub fn arrivals(&self, operation: &str) -> Vec<Arrival> {
+        let arrivals = self.traffic.arrivals.lock().expect("arrivals");
+        arrivals
+            .iter()
+            .filter(|a| a.operation == operation)
+            .cloned()
+            .collect()
     }
 
     /// From now on, forwards `after` requests of `operation` (counted from the proxy's
@@ -225,15 +305,16 @@ struct Shared {
     rate: Arc<AtomicU64>,
     sequence: Arc<AtomicU64>,
     gate: Arc<Gate>,
+    traffic: Arc<Traffic>,
 }
 
 fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
     let Shared {
         upstream,
         counts,
-        rate,
-        sequence,
         gate,
+        traffic,
+        ..
     } = shared;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut writer = client;
@@ -250,45 +331,84 @@ fn serve(client: TcpStream, shared: &Shared) -> std::io::Result<()> {
             return Ok(());
         }
         let _in_flight = InFlight(gate);
-        let rate_now = rate.load(Ordering::Relaxed);
-        // Half the fault rate again for partial batches, on top of the other faults; never
-        // at 100 % (a partial batch makes progress: those faults would clear).
-        if operation == "BatchWriteItem" && rate_now < 1000 && next(sequence) % 1000 < rate_now / 2
-        {
-            if let Some(answer) = partial_batch(&request, upstream, counts)? {
-                writer.write_all(&answer)?;
-                continue;
-            }
+        let answer = if traffic.arrive(&operation) {
+            overloaded(&request, &operation, upstream, counts).map(Some)
+        } else {
+            answer_normally(&request, &operation, shared, &mut writer)
+        };
+        traffic.leave(&operation);
+        match answer? {
+            Some(answer) => writer.write_all(&answer)?,
+            None => return Ok(()),
         }
-        let roll = next(sequence);
-        if roll % 1000 < rate_now {
-            match (roll / 1000) % 5 {
-                0 => {
-                    counts.resets.fetch_add(1, Ordering::Relaxed);
-                    let _ = writer.shutdown(Shutdown::Both);
-                    return Ok(());
-                }
-                // At 100 % every request fails: "faults that never clear".
-                1 if rate.load(Ordering::Relaxed) < 1000 => {
-                    counts.delayed.fetch_add(1, Ordering::Relaxed);
-                    std::thread::sleep(Duration::from_millis(300));
-                }
-                2 | 3 => {
-                    counts.throttled.fetch_add(1, Ordering::Relaxed);
-                    writer.write_all(&throttle(&request, roll))?;
-                    continue;
-                }
-                _ => {
-                    counts.server_errors.fetch_add(1, Ordering::Relaxed);
-                    writer.write_all(&server_error(&request, roll))?;
-                    continue;
-                }
-            }
-        }
-        counts.forwarded.fetch_add(1, Ordering::Relaxed);
-        let response = forward(&request, upstream)?;
-        writer.write_all(&response)?;
     }
+}
+
+/// The answer of [`FaultProxy::overload_next`].
+fn overloaded(
+    request: &Request,
+    operation: &str,
+    upstream: &str,
+    counts: &FaultCounts,
+) -> std::io::Result<Vec<u8>> {
+    let partial = match operation {
+        "BatchWriteItem" => partial_batch(request, upstream, counts)?,
+        _ => None,
+    };
+    Ok(partial.unwrap_or_else(|| {
+        counts.throttled.fetch_add(1, Ordering::Relaxed);
+        throttle(request, 0)
+    }))
+}
+
+/// The answer to a request not overloaded on purpose: forwarded, or faulted at the
+/// proxy's rate. `None`: the connection was dropped.
+fn answer_normally(
+    request: &Request,
+    operation: &str,
+    shared: &Shared,
+    writer: &mut TcpStream,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let Shared {
+        upstream,
+        counts,
+        rate,
+        sequence,
+        ..
+    } = shared;
+    let rate_now = rate.load(Ordering::Relaxed);
+    // Half the fault rate again for partial batches, on top of the other faults; never
+    // at 100 % (a partial batch makes progress: those faults would clear).
+    if operation == "BatchWriteItem" && rate_now < 1000 && next(sequence) % 1000 < rate_now / 2 {
+        if let Some(answer) = partial_batch(request, upstream, counts)? {
+            return Ok(Some(answer));
+        }
+    }
+    let roll = next(sequence);
+    if roll % 1000 < rate_now {
+        match (roll / 1000) % 5 {
+            0 => {
+                counts.resets.fetch_add(1, Ordering::Relaxed);
+                let _ = writer.shutdown(Shutdown::Both);
+                return Ok(None);
+            }
+            // At 100 % every request fails: "faults that never clear".
+            1 if rate.load(Ordering::Relaxed) < 1000 => {
+                counts.delayed.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            2 | 3 => {
+                counts.throttled.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(throttle(request, roll)));
+            }
+            _ => {
+                counts.server_errors.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some(server_error(request, roll)));
+            }
+        }
+    }
+    counts.forwarded.fetch_add(1, Ordering::Relaxed);
+    forward(request, upstream).map(Some)
 }
 
 /// Reads one request (headers, then a `Content-Length` or chunked body); `None` when

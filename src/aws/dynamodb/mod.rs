@@ -29,17 +29,30 @@ pub use count::FirstPage;
 pub use import_table::{is_settling, ImportProgress, ImportState};
 pub use native::{ExportState, PitrWindow};
 
-use super::{backoff, count_retry, retry_budget, retrying, service_error, AwsError};
+use super::{
+    backoff, count_retry, retry_budget, retrying, service_error, Answer, AwsError, RequestWindow,
+    WindowKind,
+};
 use crate::archive::item::Item;
 use crate::archive::schema::TableSchema;
 
 /// BatchWriteItem's limit.
 pub const BATCH_SIZE: usize = 25;
 
-/// A DynamoDB client for one environment.
+/// `BatchWriteItem`s in flight at first, and at most (aws/window.rs). 8 was the fixed
+/// count before the window; 32 lets an unthrottled table take 4 times that.
+pub const WRITE_WINDOW: (usize, usize) = (8, 32);
+/// `Scan` requests in flight at first, and at most, across every segment and table
+/// this client reads (up to 16 segments per table, 4 tables at once).
+const SCAN_WINDOW: (usize, usize) = (16, 64);
+
+/// A DynamoDB client for one environment. Clones share its client and its request
+/// windows.
 #[derive(Clone)]
 pub struct Dynamo {
     client: Client,
+    writes: RequestWindow,
+    scans: RequestWindow,
 }
 
 /// A described table: its schema and DynamoDB's (approximate) size figures.
@@ -58,12 +71,15 @@ pub enum WriteOp {
     Delete(Item),
 }
 
-/// A batch write that ran out of retries: how many of its items are unwritten.
+/// A batch write that ran out of retries, or was never sent: how many of its items are
+/// unwritten.
 #[derive(Debug, thiserror::Error)]
 #[error("{unwritten} items unwritten: {last_error}")]
 pub struct BatchWriteError {
     pub unwritten: usize,
     pub last_error: String,
+    /// Not sent at all: the caller said to stop before its first attempt.
+    pub abandoned: bool,
 }
 
 impl Dynamo {
@@ -74,6 +90,8 @@ impl Dynamo {
                     .interceptor(super::CountRetries)
                     .build(),
             ),
+            writes: RequestWindow::new(WindowKind::Writes, WRITE_WINDOW.0, WRITE_WINDOW.1),
+            scans: RequestWindow::new(WindowKind::Scans, SCAN_WINDOW.0, SCAN_WINDOW.1),
         }
     }
 
@@ -336,8 +354,17 @@ impl Dynamo {
 
     /// Writes at most 25 operations (no two on the same key), retrying throttling,
     /// `UnprocessedItems` and transient failures with capped exponential backoff and
-    /// jitter until every one is written, or no progress was made for the retry budget.
-    pub async fn batch_write(&self, table: &str, ops: Vec<WriteOp>) -> Result<(), BatchWriteError> {
+    /// jitter until every one is written, or no progress was made for the retry budget
+    /// (time spent waiting for a place in the write window counts: a narrowed window
+    /// must not stretch the budget). `go_on` is asked once a place is free, before the
+    /// first attempt only: a batch that was never sent can be left unsent when the
+    /// caller is stopping, one already partly written is finished.
+    pub async fn batch_write(
+        &self,
+        table: &str,
+        ops: Vec<WriteOp>,
+        go_on: impl Fn() -> bool,
+    ) -> Result<(), BatchWriteError> {
         let mut pending: Vec<ddb::WriteRequest> = ops
             .into_iter()
             .map(write_request)
@@ -345,10 +372,32 @@ impl Dynamo {
             .map_err(|e| BatchWriteError {
                 unwritten: BATCH_SIZE,
                 last_error: e.to_string(),
+                abandoned: false,
             })?;
         let mut last_progress = std::time::Instant::now();
         let mut attempt = 0u32;
+        let mut sent = false;
         loop {
+            let left = retry_budget().saturating_sub(last_progress.elapsed());
+            let Ok(place) = tokio::time::timeout(left, self.writes.enter()).await else {
+                return Err(BatchWriteError {
+                    unwritten: pending.len(),
+                    last_error: format!(
+                        "{} items not sent after {:.0} s without progress (throttled: waiting for a place in the write window)",
+                        pending.len(),
+                        last_progress.elapsed().as_secs_f64()
+                    ),
+                    abandoned: false,
+                });
+            };
+            if !sent && !go_on() {
+                return Err(BatchWriteError {
+                    unwritten: pending.len(),
+                    last_error: "not sent: writing is stopping".into(),
+                    abandoned: true,
+                });
+            }
+            sent = true;
             let result = self
                 .client
                 .batch_write_item()
@@ -363,18 +412,21 @@ impl Dynamo {
                         .cloned()
                         .unwrap_or_default();
                     if left.is_empty() {
+                        place.answered(Answer::Clean);
                         return Ok(());
                     }
+                    // DynamoDB returns unprocessed items when the table is throttled.
+                    place.answered(Answer::Overloaded);
                     if left.len() < pending.len() {
                         last_progress = std::time::Instant::now();
                         attempt = 0;
                     }
                     pending = left;
-                    // DynamoDB returns unprocessed items when the table is throttled.
                     true
                 }
                 Err(e) => {
                     let err = service_error("BatchWriteItem", table, e);
+                    place.answered(window_answer(&err));
                     if !err.is_retryable() || last_progress.elapsed() >= retry_budget() {
                         return Err(BatchWriteError {
                             unwritten: pending.len(),
@@ -382,6 +434,7 @@ impl Dynamo {
                                 "{err} (after {:.0} s without progress)",
                                 last_progress.elapsed().as_secs_f64()
                             ),
+                            abandoned: false,
                         });
                     }
                     err.is_throttling()
@@ -395,12 +448,23 @@ impl Dynamo {
                         pending.len(),
                         last_progress.elapsed().as_secs_f64()
                     ),
+                    abandoned: false,
                 });
             }
             count_retry(throttled);
             attempt += 1;
             tokio::time::sleep(backoff(attempt)).await;
         }
+    }
+}
+
+/// What a failed request tells a window: throttling and transient failures mean
+/// overload; a refusal says nothing about load.
+fn window_answer(err: &AwsError) -> Answer {
+    if err.is_retryable() {
+        Answer::Overloaded
+    } else {
+        Answer::Neutral
     }
 }
 
@@ -463,11 +527,18 @@ impl ScanPages<'_> {
             if let Some(select) = &self.select {
                 request = request.select(select.clone());
             }
+            let scans = &self.dynamo.scans;
             async move {
-                request
+                let place = scans.enter().await;
+                let page = request
                     .send()
                     .await
-                    .map_err(|e| service_error("Scan", table, e))
+                    .map_err(|e| service_error("Scan", table, e));
+                place.answered(match &page {
+                    Ok(_) => Answer::Clean,
+                    Err(err) => window_answer(err),
+                });
+                page
             }
         })
         .await?;

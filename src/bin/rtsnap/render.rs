@@ -59,6 +59,17 @@ fn retries_line(text: &mut String, stats: &rtsnap::aws::RetryStats) {
             stats.retries, stats.throttled
         ));
     }
+    let narrowed = [
+        ("batch writes", stats.narrowest_write_window),
+        ("scan pages", stats.narrowest_scan_window),
+    ];
+    for (what, narrowest) in narrowed {
+        if let Some(n) = narrowest {
+            text.push_str(&format!(
+                "throttled: at most {n} {what} in flight at the worst point (rtsnap's window follows DynamoDB's answers)\n"
+            ));
+        }
+    }
 }
 
 pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {

@@ -3,8 +3,9 @@
 //! (found by scanning the table again: the plan's index keeps no keys).
 //!
 //! The archive is read on a blocking thread that cuts batches (at most 25 requests, no
-//! two on one key) into a bounded channel; a fixed number of async writers send them,
-//! each retrying throttling and `UnprocessedItems`. Nothing is ever dropped: if a batch
+//! two on one key) into a bounded channel; async writers send them, as many at once as
+//! the client's adaptive write window allows (it narrows on throttling, widens on clean
+//! answers), each retrying throttling and `UnprocessedItems`. Nothing is ever dropped: if a batch
 //! runs out of retries, the import stops sending new batches, lets the ones in flight
 //! finish, and fails saying how many planned items are unwritten.
 
@@ -27,8 +28,11 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::stop::StopSignal;
 
-/// Batches in flight at once.
-const WRITERS: usize = 8;
+/// Writer tasks: as many as the client's adaptive write window may ever let through
+/// (`Dynamo`'s window decides how many of them send at once; aws/window.rs).
+const WRITERS: usize = crate::aws::dynamodb::WRITE_WINDOW.1;
+/// Batches cut and waiting for a writer (as before the window: 2 × its first size).
+const QUEUED_BATCHES: usize = 16;
 /// Item bytes (DynamoDB's count, about) of the batches queued and in flight, in KiB.
 /// Counting batches alone let 24 batches of 25 items of 100 KB wait at once (60 MB of
 /// items, each held again by the SDK while it serialises the request): importing
@@ -83,10 +87,12 @@ pub async fn apply(
     let tasks = Arc::new(tasks);
     let written = Arc::new(AtomicU64::new(0));
     let deleted = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::channel::<Batch>(WRITERS * 2);
+    let (tx, rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
     let budget = Arc::new(tokio::sync::Semaphore::new(QUEUED_KIB as usize));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let mut workers = tokio::task::JoinSet::new();
+    // Set when a writer gives up: the others then send no batch they have not begun.
+    let giving_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for _ in 0..WRITERS {
         let (dynamo, rx, written, deleted, tasks, stop) = (
             dynamo.clone(),
@@ -96,6 +102,7 @@ pub async fn apply(
             Arc::clone(&tasks),
             stop.clone(),
         );
+        let giving_up = Arc::clone(&giving_up);
         workers.spawn(async move {
             loop {
                 let Some(batch) = rx.lock().await.recv().await else {
@@ -108,10 +115,15 @@ pub async fn apply(
                     return Ok(());
                 }
                 let n = batch.ops.len() as u64;
-                if let Err(e) = dynamo.batch_write(&batch.table, batch.ops).await {
-                    // Closing the channel makes the producer stop cutting batches.
+                let go_on = || !stop.is_stopped() && !giving_up.load(Ordering::Relaxed);
+                if let Err(e) = dynamo.batch_write(&batch.table, batch.ops, go_on).await {
+                    // Closing the channel makes the producer stop cutting batches; the
+                    // other writers send no batch they have not begun.
+                    giving_up.store(true, Ordering::Relaxed);
                     rx.lock().await.close();
-                    return Err(e);
+                    // Left unsent because of a stop or another writer's failure, which
+                    // is what gets reported.
+                    return if e.abandoned { Ok(()) } else { Err(e) };
                 }
                 let counter = if batch.deletes { &deleted } else { &written };
                 counter.fetch_add(n, Ordering::Relaxed);
