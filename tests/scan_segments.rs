@@ -46,9 +46,17 @@ async fn issue_11_a_table_larger_than_its_description_is_read_in_segments() {
     let tiny = world.create_table("staging", "Tiny", None, None).await;
     let tiny_items = (0..5).map(|i| simple_item(&format!("t-{i}"), i)).collect();
     world.put_items(&tiny, tiny_items).await;
+    let empty = world.create_table("staging", "Empty", None, None).await;
 
     let recording = MotoRecording::start(&world.endpoint);
-    let export = world.rtsnap_json(&["export", "staging", "--only", "Wide,Tiny", "-o", "s.rtsnap"]);
+    let export = world.rtsnap_json(&[
+        "export",
+        "staging",
+        "--only",
+        "Wide,Tiny,Empty",
+        "-o",
+        "s.rtsnap",
+    ]);
     let sent = recording.finish();
     assert_eq!(export["tables"]["Wide"], 120, "{export}");
     assert_eq!(export["tables"]["Tiny"], 5, "{export}");
@@ -70,6 +78,15 @@ async fn issue_11_a_table_larger_than_its_description_is_read_in_segments() {
     );
     // Tiny: the probe's page ends the table, so it is the whole read.
     assert_eq!(scans_of(&sent, &tiny), [(None, None)]);
+    // Empty: described as 0 items and 0 bytes, which says nothing (dynalite describes
+    // every table so, AWS a table loaded in the last hours): segments at once, no probe.
+    let mut scans = scans_of(&sent, &empty);
+    scans.sort();
+    assert_eq!(
+        scans,
+        (0..4).map(|s| (Some(s), Some(4))).collect::<Vec<_>>(),
+        "four segments, no probe"
+    );
     // --only describes the named tables instead of listing every table.
     assert!(
         !sent.iter().any(|r| r.target.ends_with(".ListTables")),

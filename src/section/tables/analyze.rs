@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::scan::{describe_all, list_env_tables};
-use super::segments::{segments_for, PROBED_SEGMENTS};
+use super::segments::{planned_segments, PROBED_SEGMENTS};
 use crate::archive::schema::{KeyElement, SecondaryIndex, TableSchema};
 use crate::aws::dynamodb::{DescribedTable, Dynamo};
 use crate::config::Environment;
@@ -50,8 +50,9 @@ pub struct TableAnalysis {
     pub local_secondary_indexes: Vec<IndexSummary>,
     /// `PAY_PER_REQUEST` or `PROVISIONED`.
     pub billing_mode: String,
-    /// Parallel scan segments export would use: DescribeTable's figures, or at least
-    /// `PROBED_SEGMENTS` when the sampled first page shows more pages follow.
+    /// Parallel scan segments export would use: DescribeTable's figures
+    /// (`PROBED_SEGMENTS` when they say nothing), or at least `PROBED_SEGMENTS` when
+    /// the sampled first page shows more pages follow.
     pub segments: i32,
     /// One timed Scan page, when measured.
     pub sample: Option<ScanSample>,
@@ -181,7 +182,7 @@ fn describe_table(described: DescribedTable) -> TableAnalysis {
         global_secondary_indexes: indexes(&schema.global_secondary_indexes),
         local_secondary_indexes: indexes(&schema.local_secondary_indexes),
         billing_mode: schema.billing_mode.clone(),
-        segments: segments_for(described.size_bytes, described.item_count),
+        segments: planned_segments(described.size_bytes, described.item_count).unwrap_or(1),
         sample: None,
         schema,
     }
