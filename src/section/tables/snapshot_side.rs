@@ -12,7 +12,7 @@
 //! records, ~12 MB): a larger snapshot fills it during the scan and streams the rest,
 //! so memory stays flat whatever the size.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -64,6 +64,8 @@ pub struct SnapshotSide {
     key: DecryptionKey,
     primary_keys: BTreeMap<String, PrimaryKey>,
     models: Vec<String>,
+    /// What the reader reads, to find a repeated key's line again.
+    selection: OwnedSelection,
 }
 
 impl SnapshotSide {
@@ -77,7 +79,8 @@ impl SnapshotSide {
         let (tx, batches) = sync_channel(QUEUED_BATCHES);
         let models = selection.models.clone();
         let (path, decrypt, keys) = (archive.to_owned(), key.clone(), primary_keys.clone());
-        let reader = std::thread::spawn(move || read(&path, &decrypt, &selection, &keys, tx));
+        let read_selection = selection.clone();
+        let reader = std::thread::spawn(move || read(&path, &decrypt, &read_selection, &keys, tx));
         SnapshotSide {
             batches,
             reader,
@@ -85,6 +88,7 @@ impl SnapshotSide {
             key: key.clone(),
             primary_keys,
             models,
+            selection,
         }
     }
 
@@ -97,8 +101,9 @@ impl SnapshotSide {
     ) -> Result<BTreeMap<String, TablePlan>> {
         let mut plans: BTreeMap<String, TablePlan> = BTreeMap::new();
         // Keys of snapshot items the target lacks, to catch a key given twice (the
-        // target index's `seen` flag catches the others). 16 bytes each.
-        let mut fresh: BTreeMap<String, HashSet<ShortDigest>> = BTreeMap::new();
+        // target index's `seen` flag catches the others): 16 bytes each in a vector
+        // sorted at the end, where a hash set took 35 MB per million (its buckets).
+        let mut fresh: BTreeMap<String, Vec<ShortDigest>> = BTreeMap::new();
         let mut repeated = None;
         'batches: for batch in self.batches.iter() {
             let plan = plans.entry(batch.model.clone()).or_default();
@@ -111,8 +116,11 @@ impl SnapshotSide {
                 match found {
                     Found::Same if !planned.pending => plan.unchanged += 1,
                     Found::Same | Found::Changed => plan.update += 1,
-                    Found::Absent if fresh.insert(planned.key) => plan.put += 1,
-                    Found::Absent | Found::Repeated => {
+                    Found::Absent => {
+                        fresh.push(planned.key);
+                        plan.put += 1;
+                    }
+                    Found::Repeated => {
                         repeated = Some((batch.model.clone(), batch.path.clone(), planned.line));
                         break 'batches;
                     }
@@ -125,6 +133,18 @@ impl SnapshotSide {
             .reader
             .join()
             .map_err(|_| Error::Failed("the snapshot reader thread panicked".into()))?;
+        if repeated.is_none() {
+            for (model, keys) in &mut fresh {
+                if let Some(twice) = repeated_digest(keys) {
+                    let primary = (model.as_str(), &self.primary_keys[model]);
+                    let (path, line) =
+                        second_of(&self.archive, &self.key, &self.selection, primary, &twice)?;
+                    repeated = Some((model.clone(), path, line));
+                    break;
+                }
+            }
+        }
+        drop(fresh);
         if let Some((model, path, line)) = repeated {
             let key = &self.primary_keys[&model];
             return Err(repeated_key(
@@ -154,6 +174,39 @@ impl SnapshotSide {
         }
         Ok(plans)
     }
+}
+
+/// Where the second item of `model` whose key digest is `digest` is (entry path and
+/// line): reads the selection again, which happens only to name a repeated key.
+fn second_of(
+    archive: &Path,
+    key: &DecryptionKey,
+    selection: &OwnedSelection,
+    (model, primary): (&str, &PrimaryKey),
+    digest: &ShortDigest,
+) -> Result<(String, u64)> {
+    let mut seen = 0;
+    let mut found = None;
+    for_each_item(archive, key, selection.borrow(), |m, item, at| {
+        if found.is_some() || m != model {
+            return Ok(());
+        }
+        let canonical = key_bytes(&item, primary).map_err(Error::Failed)?;
+        if &key_digest(&canonical) == digest {
+            seen += 1;
+            if seen == 2 {
+                found = Some((at.path.to_owned(), at.line));
+            }
+        }
+        Ok(())
+    })?;
+    found.ok_or_else(|| Error::Failed(format!("{model}: a repeated key was not found again")))
+}
+
+/// The first digest `keys` holds twice, sorting them (in place: no second copy).
+fn repeated_digest(keys: &mut [ShortDigest]) -> Option<ShortDigest> {
+    keys.sort_unstable();
+    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 /// The reader thread: checks each item and queues its record; returns the counts.
@@ -240,4 +293,19 @@ fn repeated_key(
     };
     let why = "its primary key appears earlier in the snapshot too";
     refusal(&at, model, &key_text(&item, &primary.names()), why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #11 (memory at 1 M items): the keys the target lacks are checked for a
+    /// repeat by sorting them, not by a hash set.
+    #[test]
+    fn a_repeated_digest_is_found_among_sorted_keys() {
+        let (a, b, c) = ([1u8; 16], [2u8; 16], [3u8; 16]);
+        assert_eq!(repeated_digest(&mut [c, a, b]), None);
+        assert_eq!(repeated_digest(&mut [b, a, c, a]), Some(a));
+        assert_eq!(repeated_digest(&mut []), None);
+    }
 }
