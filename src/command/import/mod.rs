@@ -12,22 +12,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
-use serde::Serialize;
 
-use crate::archive::header::IntegritySummary;
 use crate::archive::{DecryptionKey, EncryptionKey};
 use crate::aws::dynamodb::Dynamo;
 use crate::config::{Environment, Relation};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::section::assets::{apply_assets, AssetsApplied, AssetsMode, AssetsPlan};
+use crate::section::assets::{apply_assets, AssetsMode};
 use crate::section::owner::OwnerRewrite;
 use crate::section::tables::native_import::settle_tables;
 use crate::section::tables::target::{
     check_target, index_targets, verify_target, verify_unwritten,
 };
-use crate::section::tables::{self, snapshot_side, Selection, TablePlan};
-use crate::section::users::{apply_users, UsersApplied, UsersMode, UsersPlan};
+use crate::section::tables::{self, snapshot_side, Selection};
+use crate::section::users::{apply_users, UsersMode};
 use crate::section::Only;
 use crate::snapshot::read_verified;
 
@@ -35,11 +33,13 @@ mod assets;
 mod journal;
 mod native;
 mod related;
+mod report;
 mod rollback;
 mod safety;
 mod scope;
 mod users;
 
+pub use report::ImportReport;
 pub use rollback::{latest_backup, rollback_source, RollbackSource};
 use safety::{backup, confirm};
 use scope::{refuse_dangling, resume_command, select_models};
@@ -110,55 +110,6 @@ pub struct ImportContext<'a> {
     pub relations: &'a [Relation],
     /// Set by the CLI on Ctrl-C / SIGTERM: phase 6 stops at the next batch boundary.
     pub stop: crate::stop::StopSignal,
-}
-
-/// What an import did (or, with `--dry-run`, would do).
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportReport {
-    pub snapshot: PathBuf,
-    pub source_env: String,
-    pub target: String,
-    pub dry_run: bool,
-    /// `exact`, `merge` or `sample`.
-    pub mode: &'static str,
-    /// The snapshot's referential integrity, when rtsnap.toml declares relations.
-    pub integrity: Option<IntegritySummary>,
-    /// With `--with-related`: items per model in the closed sample.
-    pub sample: Option<BTreeMap<String, u64>>,
-    pub tables: BTreeMap<String, TablePlan>,
-    /// The users plan, when the users section is restored.
-    pub users: Option<UsersPlan>,
-    /// The assets plan, when the assets section is restored.
-    pub assets: Option<AssetsPlan>,
-    /// Snapshot sections not restored, and why (said plainly, never skipped silently).
-    pub sections_not_restored: Vec<String>,
-    pub backup: Option<PathBuf>,
-    /// When this run resumed an interrupted one: when that one started (its backup
-    /// is kept).
-    pub resumed_from: Option<String>,
-    pub rollback_command: Option<String>,
-    pub written: u64,
-    pub deleted: u64,
-    pub created_tables: Vec<String>,
-    /// The tables ImportTable created and loaded, and the staging area it read.
-    pub native: Option<crate::section::tables::native_import::NativeImportSummary>,
-    pub users_applied: Option<UsersApplied>,
-    pub assets_applied: Option<AssetsApplied>,
-    /// Snapshot sub → target sub, for users whose sub changed (owner fields of the
-    /// imported items were rewritten with it).
-    pub sub_map: BTreeMap<String, String>,
-    /// Per table (and `users`, `assets`): `match`, or what differs.
-    pub verification: BTreeMap<String, String>,
-    /// AWS calls retried (throttling, transient failures) during this import.
-    pub retries: crate::aws::RetryStats,
-}
-
-impl ImportReport {
-    pub fn total_changes(&self) -> u64 {
-        self.tables.values().map(TablePlan::changes).sum::<u64>()
-            + self.users.as_ref().map_or(0, UsersPlan::changes)
-            + self.assets.as_ref().map_or(0, AssetsPlan::changes)
-    }
 }
 
 /// Runs an import. A failure after the backup was taken carries the backup's path and
@@ -333,21 +284,11 @@ async fn run_phases(
         users: users_plan,
         assets: assets_plan,
         sections_not_restored: not_restored,
-        backup: None,
-        resumed_from: None,
-        rollback_command: None,
-        written: 0,
-        deleted: 0,
-        created_tables: Vec::new(),
-        native: None,
-        users_applied: None,
-        assets_applied: None,
         sub_map: owners
             .as_ref()
             .map(OwnerRewrite::changed_subs)
             .unwrap_or_default(),
-        verification: BTreeMap::new(),
-        retries: crate::aws::RetryStats::default(),
+        ..ImportReport::default()
     };
     if options.dry_run {
         return Ok(report);
