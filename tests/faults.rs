@@ -32,16 +32,18 @@ fn through(world: &World, proxy: &FaultProxy) {
     std::fs::write(&path, text.replace(&world.endpoint, &proxy.endpoint)).expect("config");
 }
 
-async fn seed(world: &World, n: i64) -> (String, String) {
+/// Creates staging's Contact table with `n` items; returns its name.
+async fn contacts(world: &World, n: i64) -> String {
     let table = world.create_table("staging", "Contact", None, None).await;
-    world
-        .put_items(
-            &table,
-            (0..n)
-                .map(|i| simple_item(&format!("c-{i:05}"), i))
-                .collect(),
-        )
-        .await;
+    let items = (0..n)
+        .map(|i| simple_item(&format!("c-{i:05}"), i))
+        .collect();
+    world.put_items(&table, items).await;
+    table
+}
+
+async fn seed(world: &World, n: i64) -> (String, String) {
+    contacts(world, n).await;
     let pool = world.add_user_pool("staging").await;
     let client = cognito(&world.endpoint).await;
     for i in 0..6 {
@@ -207,15 +209,7 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
         &[("staging", false), ("production", false)],
     );
     let n = 4_000;
-    let table = world.create_table("staging", "Contact", None, None).await;
-    world
-        .put_items(
-            &table,
-            (0..n)
-                .map(|i| simple_item(&format!("c-{i:05}"), i))
-                .collect(),
-        )
-        .await;
+    contacts(&world, n).await;
     let proxy = FaultProxy::start(&world.endpoint, 0, 7);
     through(&world, &proxy);
     world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
@@ -286,11 +280,7 @@ async fn issue_11_throttled_writes_narrow_the_write_window_and_clean_answers_wid
         &[("staging", false), ("production", false)],
     );
     let n = 3_000;
-    let table = world.create_table("staging", "Contact", None, None).await;
-    let items = (0..n)
-        .map(|i| simple_item(&format!("c-{i:05}"), i))
-        .collect();
-    world.put_items(&table, items).await;
+    contacts(&world, n).await;
     let export = world.rtsnap_json(&["export", "staging", "-o", "snap.rtsnap"]);
     assert_eq!(export["tables"]["Contact"], n, "{export}");
 

@@ -5,7 +5,7 @@ pub mod cognito;
 pub mod dynamodb;
 mod retry_count;
 pub mod s3;
-mod window;
+pub(crate) mod window;
 
 pub(crate) use retry_count::CountRetries;
 pub(crate) use window::{Answer, RequestWindow, WindowKind};

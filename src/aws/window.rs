@@ -4,13 +4,15 @@
 //! A fixed count is wrong in both directions: 8 batch writes in flight leave most of
 //! an on-demand table's capacity unused, and the same 8 keep hammering a throttled
 //! table whose answers say "slow down". The window grows by one after each clean
-//! answer while it is in use, unless that answer took over twice as long as the fastest
-//! one (it waited in a queue: more requests would only queue more), and halves on each
-//! answer that says the service is overloaded: a throttling error, a `BatchWriteItem`
-//! with `UnprocessedItems`, a 5xx, or an answer slower than [`SLOW_ANSWER`] (the SDK's
-//! own quick retries of a throttled call show up as a slow answer). Retries then wait
-//! their backoff *outside* the window, so a throttled table sees fewer requests, not
-//! the same ones later.
+//! answer to a full-size request (a batch of 25, a Scan page cut at 1 MB) while it is
+//! in use, unless that answer took over twice as long as the fastest such answer (it
+//! waited in a queue: more requests would only queue more); answers to smaller requests
+//! count as progress but are no yardstick. It halves on each answer that says the
+//! service is overloaded: a throttling error, a `BatchWriteItem` with
+//! `UnprocessedItems`, a 5xx, or any answer slower than [`SLOW_ANSWER`], clean or not
+//! (the SDK's own quick retries of a throttled call show up as a slow answer). Retries
+//! then wait their backoff *outside* the window, so a throttled table sees fewer
+//! requests, not the same ones later.
 //!
 //! The algorithm is tower-acc's AIMD. The gate around it (a semaphore resized when
 //! the algorithm's limit moves) is written here because tower-acc keeps its own gate
@@ -19,9 +21,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+// tokio's clock, not std's: it is std's in production, and tests can pause it.
+use tokio::time::Instant;
 use tower_acc::{Aimd, Algorithm};
 
 /// An answer slower than this counts as overload. A DynamoDB batch write or a 1 MB
@@ -66,8 +70,11 @@ struct State {
     algorithm: Aimd,
     /// The places the window grants now (in flight + free).
     granted: usize,
-    /// The fastest clean answer so far: the service's latency when nothing queues.
+    /// The fastest clean answer to a full-size request so far: the service's latency
+    /// when nothing queues.
     fastest: Option<Duration>,
+    /// When the last clean answer (of any size) came.
+    last_clean: Option<Instant>,
 }
 
 impl State {
@@ -89,8 +96,12 @@ const QUEUEING_SLACK: Duration = Duration::from_millis(5);
 /// How an attempt went, for the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
-    /// Answered in full.
+    /// Answered in full, to a full-size request (a batch of 25, a Scan page cut at
+    /// 1 MB): its time says whether requests queue.
     Clean,
+    /// Answered in full, to a smaller request (a short batch, a segment's last page):
+    /// progress, but its time is no yardstick for the others'.
+    Small,
     /// Throttled, answered in part (`UnprocessedItems`), a 5xx or a dropped connection.
     Overloaded,
     /// A refusal that says nothing about load (validation, missing table): no change.
@@ -128,6 +139,7 @@ impl RequestWindow {
                     algorithm,
                     granted: initial,
                     fastest: None,
+                    last_clean: None,
                 }),
             }),
         }
@@ -146,6 +158,16 @@ impl RequestWindow {
             started: Instant::now(),
             answer: Answer::Neutral,
         }
+    }
+
+    /// Whether a request through this window was answered cleanly after `since`: the
+    /// window is making progress, so a request waiting for a place is not stuck.
+    pub(crate) fn progressed_since(&self, since: std::time::Instant) -> bool {
+        let since = Instant::from_std(since);
+        self.shared
+            .state
+            .lock()
+            .is_ok_and(|s| s.last_clean.is_some_and(|at| at > since))
     }
 
     /// How many requests the window lets through now.
@@ -169,9 +191,17 @@ impl Drop for WindowPermit {
             return;
         };
         let elapsed = self.started.elapsed();
-        if self.answer == Answer::Clean && state.queued(elapsed) {
-            // Answered, but only after waiting behind the others: a wider window would
-            // queue more, not go faster (a single-threaded server, a saturated link).
+        if matches!(self.answer, Answer::Clean | Answer::Small) {
+            state.last_clean = Some(Instant::now());
+            if elapsed > SLOW_ANSWER {
+                // Likely the SDK's own retries of a throttled call, hidden in one answer.
+                self.answer = Answer::Overloaded;
+            }
+        }
+        if self.answer == Answer::Small || (self.answer == Answer::Clean && state.queued(elapsed)) {
+            // A small request's time says nothing; a full one answered only after
+            // waiting behind the others says a wider window would queue more, not go
+            // faster (a single-threaded server, a saturated link).
             self.answer = Answer::Neutral;
         }
         let State {
@@ -228,7 +258,7 @@ mod tests {
 
     /// Issue #11 §4: overloaded answers halve the window down to one request; clean
     /// answers while it is full widen it again, one per answer, up to its ceiling.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn issue_11_the_window_halves_on_overload_and_grows_on_clean_answers() {
         let window = RequestWindow::new(WindowKind::Writes, 8, 12);
         assert_eq!(window.limit(), 8);
@@ -262,7 +292,7 @@ mod tests {
     /// waited in a queue at the service, and a wider window would only queue more, so
     /// the window does not grow on them (dynalite answers one request at a time: 32
     /// batch writes in flight made its imports 3 % slower than 8).
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn issue_11_the_window_does_not_grow_on_answers_that_queued() {
         let window = RequestWindow::new(WindowKind::Writes, 2, 8);
         answer_all(&window, 2, Answer::Clean).await;
@@ -279,9 +309,42 @@ mod tests {
         assert_eq!(window.limit(), grown, "slow answers leave it as it was");
     }
 
+    /// The review of `8fa917e`: an answer slower than [`SLOW_ANSWER`] halves the window
+    /// even when it came back clean (the SDK retried a throttled call inside it), and
+    /// answers to small requests (a short batch, a last page) neither grow the window
+    /// nor become the yardstick that makes every full-size answer look queued.
+    #[tokio::test(start_paused = true)]
+    async fn issue_11_slow_answers_halve_and_small_answers_say_nothing() {
+        let window = RequestWindow::new(WindowKind::Writes, 8, 32);
+        // A quick answer first sets the pace (one in flight of 8: no growth).
+        window.enter().await.answered(Answer::Clean);
+        assert_eq!(window.limit(), 8);
+        let place = window.enter().await;
+        tokio::time::sleep(SLOW_ANSWER + Duration::from_millis(1)).await;
+        place.answered(Answer::Clean);
+        assert_eq!(window.limit(), 4, "a clean but slow answer halves it");
+
+        let window = RequestWindow::new(WindowKind::Writes, 2, 8);
+        answer_all(&window, 2, Answer::Small).await;
+        assert_eq!(window.limit(), 2, "small answers do not grow it");
+        // Full-size answers taking 20 ms each still grow it: the instant small answers
+        // did not set the pace.
+        let mut full = Vec::new();
+        for _ in 0..2 {
+            full.push(window.enter().await);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for place in full {
+            place.answered(Answer::Clean);
+        }
+        assert!(window.limit() > 2, "full-size answers grow it");
+        let since = std::time::Instant::now() - Duration::from_secs(1);
+        assert!(window.progressed_since(since));
+    }
+
     /// A narrowed window really holds requests back: with one place, a second request
     /// waits until the first is answered.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn issue_11_a_narrowed_window_admits_one_request_at_a_time() {
         let window = RequestWindow::new(WindowKind::Scans, 2, 2);
         answer_all(&window, 2, Answer::Overloaded).await;
@@ -328,7 +391,7 @@ mod tests {
 
     /// Places withdrawn while their requests were in flight are withdrawn as those
     /// requests finish, so the window never lets more through than its limit.
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn issue_11_shrinking_while_full_takes_effect_as_requests_finish() {
         let window = RequestWindow::new(WindowKind::Writes, 4, 4);
         let held: Vec<_> = futures_util::future::join_all((0..4).map(|_| window.enter())).await;

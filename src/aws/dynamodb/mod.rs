@@ -378,8 +378,7 @@ impl Dynamo {
         let mut attempt = 0u32;
         let mut sent = false;
         loop {
-            let left = retry_budget().saturating_sub(last_progress.elapsed());
-            let Ok(place) = tokio::time::timeout(left, self.writes.enter()).await else {
+            let Some(place) = self.write_place(&mut last_progress).await else {
                 return Err(BatchWriteError {
                     unwritten: pending.len(),
                     last_error: format!(
@@ -390,6 +389,7 @@ impl Dynamo {
                     abandoned: false,
                 });
             };
+            let full = pending.len() == BATCH_SIZE;
             if !sent && !go_on() {
                 return Err(BatchWriteError {
                     unwritten: pending.len(),
@@ -412,7 +412,7 @@ impl Dynamo {
                         .cloned()
                         .unwrap_or_default();
                     if left.is_empty() {
-                        place.answered(Answer::Clean);
+                        place.answered(if full { Answer::Clean } else { Answer::Small });
                         return Ok(());
                     }
                     // DynamoDB returns unprocessed items when the table is throttled.
@@ -465,6 +465,27 @@ fn window_answer(err: &AwsError) -> Answer {
         Answer::Overloaded
     } else {
         Answer::Neutral
+    }
+}
+
+impl Dynamo {
+    /// A place in the write window, or `None` once the retry budget has passed since
+    /// `last_progress` while the whole window made none either. Waiting behind other
+    /// writers that are being answered is not "no progress": `last_progress` moves on.
+    async fn write_place(
+        &self,
+        last_progress: &mut std::time::Instant,
+    ) -> Option<super::window::WindowPermit> {
+        loop {
+            let left = retry_budget().saturating_sub(last_progress.elapsed());
+            match tokio::time::timeout(left, self.writes.enter()).await {
+                Ok(place) => return Some(place),
+                Err(_) if self.writes.progressed_since(*last_progress) => {
+                    *last_progress = std::time::Instant::now();
+                }
+                Err(_) => return None,
+            }
+        }
     }
 }
 
@@ -535,7 +556,9 @@ impl ScanPages<'_> {
                     .await
                     .map_err(|e| service_error("Scan", table, e));
                 place.answered(match &page {
-                    Ok(_) => Answer::Clean,
+                    // A page cut at 1 MB is the yardstick; a segment's last page is not.
+                    Ok(p) if p.last_evaluated_key().is_some_and(|k| !k.is_empty()) => Answer::Clean,
+                    Ok(_) => Answer::Small,
                     Err(err) => window_answer(err),
                 });
                 page
