@@ -22,6 +22,10 @@ use base64::Engine as _;
 pub struct RecordedRequest {
     pub target: String,
     pub body: String,
+    /// The access key id the request was signed with (`Credential=<key>/…`): which
+    /// process sent it, when a test gives its rtsnap run a key of its own (moto
+    /// records every test's requests while one recording is open).
+    pub access_key: String,
 }
 
 /// An open recording; [`MotoRecording::finish`] stops it and returns the requests.
@@ -114,5 +118,17 @@ fn parse_entry(entry: &serde_json::Value) -> RecordedRequest {
     } else {
         raw.to_owned()
     };
-    RecordedRequest { target, body }
+    let access_key = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| v.as_str())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|v| v.split('/').next())
+        .unwrap_or_default()
+        .to_owned();
+    RecordedRequest {
+        target,
+        body,
+        access_key,
+    }
 }
