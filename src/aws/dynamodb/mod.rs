@@ -456,19 +456,7 @@ impl Dynamo {
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
-}
 
-/// What a failed request tells a window: throttling and transient failures mean
-/// overload; a refusal says nothing about load.
-fn window_answer(err: &AwsError) -> Answer {
-    if err.is_retryable() {
-        Answer::Overloaded
-    } else {
-        Answer::Neutral
-    }
-}
-
-impl Dynamo {
     /// A place in the write window, or `None` once the retry budget has passed since
     /// `last_progress` while the whole window made none either. Waiting behind other
     /// writers that are being answered is not "no progress": `last_progress` moves on.
@@ -486,6 +474,16 @@ impl Dynamo {
                 Err(_) => return None,
             }
         }
+    }
+}
+
+/// What a failed request tells a window: throttling and transient failures mean
+/// overload; a refusal says nothing about load.
+fn window_answer(err: &AwsError) -> Answer {
+    if err.is_retryable() {
+        Answer::Overloaded
+    } else {
+        Answer::Neutral
     }
 }
 
