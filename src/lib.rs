@@ -28,6 +28,7 @@ pub mod mask;
 pub mod progress;
 pub mod section;
 pub mod snapshot;
+pub mod spill;
 pub mod stop;
 
 pub use error::{Error, Result};

@@ -149,7 +149,7 @@ fn compare_items(
         let k = key_bytes(&item, &index.key)
             .map_err(|e| Error::Failed(format!("snapshot {model}: {e}")))?;
         let hash = item_hash(&item).map_err(|e| Error::Failed(e.to_string()))?;
-        match index.mark(&k, &hash) {
+        match index.mark(&k, &hash)? {
             Found::Absent => note(&mut comparison.missing, &mut comparison.missing_keys, &k),
             // A key the snapshot gives twice (import refuses such a snapshot in its
             // plan) cannot equal the target's one item of that key either.

@@ -1,11 +1,13 @@
 //! The target side of a tables plan: an index built by scanning a live table. Per
 //! item it keeps 32 bytes: the first 16 bytes of the SHA-256 of its canonical primary
-//! key and of its canonical encoding, in one vector sorted by key (plus a `seen` flag
-//! byte): ~33 MB for a million items, however long the keys. (A hash map of full keys
-//! and hashes took ~275 bytes per item, 335 MB of peak RSS re-importing a million
-//! items.) 128 bits tell keys and versions apart with a collision chance of ~2^-60
-//! even at 2^34 items; they are not an integrity check (the table digest of every
-//! item's full SHA-256 is, and is kept too).
+//! key and of its canonical encoding, sorted by key, however long the keys; in memory
+//! up to 256 Ki items, in a temporary file beyond ([`super::entries`]), so the index
+//! of a table of any size holds at most 8 MiB of memory, plus a `seen` bit per item.
+//! (A hash map of full keys and hashes took ~275 bytes per item, 335 MB of peak RSS
+//! re-importing a million items; the vector alone took 33 MB.) 128 bits tell keys and
+//! versions apart with a collision chance of ~2^-60 even at 2^34 items; they are not
+//! an integrity check (the table digest of every item's full SHA-256 is, and is kept
+//! too).
 //!
 //! The index holds no key, so what needs the keys of target items the snapshot lacks
 //! (deletes, and the sample keys of `verify --against`) scans the table again
@@ -13,17 +15,16 @@
 //! each key as the target spells it (`100` where the canonical form is `1e2`). Snapshot
 //! items are streamed from the archive and compared against the index, never held.
 
+use fixedbitset::FixedBitSet;
 use tokio::sync::mpsc;
 
+use super::entries::{EntriesBuilder, Entry, SortedEntries};
 use super::segments::scan_all;
 use crate::archive::schema::PrimaryKey;
 use crate::archive::{canonical_item, item_hash, Item, TableDigest};
 use crate::aws::dynamodb::Dynamo;
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
-
-/// At most this many index entries (32 bytes each) are reserved ahead of a scan.
-const MAX_RESERVED_ENTRIES: u64 = 16 << 20;
 
 /// The first 16 bytes of a SHA-256: what the index keeps of a key or an item.
 pub type ShortDigest = [u8; 16];
@@ -38,13 +39,6 @@ pub(crate) fn short(hash: &[u8; 32]) -> ShortDigest {
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash[..16]);
     out
-}
-
-/// One target item: its key's and its content's short digests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Entry {
-    key: ShortDigest,
-    item: ShortDigest,
 }
 
 /// What a snapshot item finds in the index ([`TargetIndex::mark`]).
@@ -66,25 +60,23 @@ pub struct TargetIndex {
     /// The table, and its size estimate (bytes, items) for rescans.
     table: String,
     estimate: (u64, u64),
-    entries: Vec<Entry>,
-    /// Per entry: a snapshot item has this key.
-    seen: Vec<bool>,
+    entries: SortedEntries,
+    /// Per entry (in key order): a snapshot item has this key.
+    seen: FixedBitSet,
     /// The content digest of every item (full SHA-256s), for phase 7.
     pub digest: TableDigest,
 }
 
 impl TargetIndex {
-    /// The index of a scanned table's entries (in scan order).
+    /// The index of a scanned table's entries.
     fn new(
         key: PrimaryKey,
         table: &str,
         estimate: (u64, u64),
-        mut entries: Vec<Entry>,
+        entries: SortedEntries,
         digest: TableDigest,
     ) -> TargetIndex {
-        entries.sort_unstable();
-        entries.shrink_to_fit();
-        let seen = vec![false; entries.len()];
+        let seen = FixedBitSet::with_capacity(entries.len());
         TargetIndex {
             key,
             table: table.to_owned(),
@@ -104,39 +96,48 @@ impl TargetIndex {
         self.entries.is_empty()
     }
 
-    fn position(&self, key: &ShortDigest) -> Option<usize> {
-        self.entries.binary_search_by(|e| e.key.cmp(key)).ok()
+    /// Whether the index went to disk (over 256 Ki items).
+    pub fn spilled(&self) -> bool {
+        self.entries.spilled()
+    }
+
+    /// The position and entry of a key digest. Reading an index on disk can fail.
+    fn find(&self, key: &ShortDigest) -> Result<Option<(usize, Entry)>> {
+        self.entries
+            .find(key)
+            .map_err(|e| spill_error(&self.table, e))
     }
 
     /// Whether the target holds the item of canonical key `canonical_key` with content
     /// hash `hash` exactly.
-    pub fn holds(&self, canonical_key: &[u8], hash: &[u8; 32]) -> bool {
-        self.position(&key_digest(canonical_key))
-            .is_some_and(|i| self.entries[i].item == short(hash))
+    pub fn holds(&self, canonical_key: &[u8], hash: &[u8; 32]) -> Result<bool> {
+        Ok(self
+            .find(&key_digest(canonical_key))?
+            .is_some_and(|(_, entry)| entry.item == short(hash)))
     }
 
     /// Looks a snapshot item up and marks its key seen.
-    pub fn mark(&mut self, canonical_key: &[u8], hash: &[u8; 32]) -> Found {
+    pub fn mark(&mut self, canonical_key: &[u8], hash: &[u8; 32]) -> Result<Found> {
         self.mark_digests(&key_digest(canonical_key), &short(hash))
     }
 
     /// [`Self::mark`] by the short digests of the item's key and content.
-    pub fn mark_digests(&mut self, key: &ShortDigest, item: &ShortDigest) -> Found {
-        let Some(i) = self.position(key) else {
-            return Found::Absent;
+    pub fn mark_digests(&mut self, key: &ShortDigest, item: &ShortDigest) -> Result<Found> {
+        let Some((i, entry)) = self.find(key)? else {
+            return Ok(Found::Absent);
         };
-        if std::mem::replace(&mut self.seen[i], true) {
+        Ok(if self.seen.put(i) {
             Found::Repeated
-        } else if &self.entries[i].item == item {
+        } else if &entry.item == item {
             Found::Same
         } else {
             Found::Changed
-        }
+        })
     }
 
     /// Target items no snapshot item has marked.
     pub fn unseen(&self) -> u64 {
-        self.seen.iter().filter(|s| !**s).count() as u64
+        (self.entries.len() - self.seen.count_ones(..)) as u64
     }
 
     /// Scans the table again and sends, page by page, the key attributes (as the
@@ -154,8 +155,8 @@ impl TargetIndex {
                 let canonical = key_bytes(&item, &self.key)
                     .map_err(|e| Error::Failed(format!("{}: {e}", self.table)))?;
                 let unseen = self
-                    .position(&key_digest(&canonical))
-                    .is_some_and(|i| !self.seen[i]);
+                    .find(&key_digest(&canonical))?
+                    .is_some_and(|(i, _)| !self.seen.contains(i));
                 if unseen {
                     keys.push(key_item(&item, &self.key));
                 }
@@ -196,24 +197,35 @@ pub async fn index_target(
     key: PrimaryKey,
     estimate: (u64, u64),
 ) -> Result<TargetIndex> {
-    // Reserved for the expected count: growing by doubling held the old and the new
-    // vector at once (12 MB at 200,000 items). An overestimate costs address space
-    // only; pages never written stay out of the resident set.
-    let mut entries = Vec::with_capacity(estimate.1.min(MAX_RESERVED_ENTRIES) as usize);
+    // Reserved for the expected count (up to the in-memory limit): growing by
+    // doubling held the old and the new vector at once (12 MB at 200,000 items). An
+    // overestimate costs address space only; pages never written stay out of the
+    // resident set.
+    let mut entries = EntriesBuilder::new(estimate.1);
     let mut digest = TableDigest::default();
     scan_table(dynamo, table, estimate, |item| {
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
         let canonical =
             key_bytes(&item, &key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
         digest.add_hash(&hash);
-        entries.push(Entry {
+        let entry = Entry {
             key: key_digest(&canonical),
             item: short(&hash),
-        });
-        Ok(())
+        };
+        entries.push(entry).map_err(|e| spill_error(table, e))
     })
     .await?;
+    let entries = entries.finish().map_err(|e| spill_error(table, e))?;
     Ok(TargetIndex::new(key, table, estimate, entries, digest))
+}
+
+/// An index on disk that could not be written or read (a full or unwritable temporary
+/// directory, as a rule: the OS's reason says which).
+fn spill_error(table: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        context: format!("{table}: the index's temporary file (TMPDIR)"),
+        source,
+    }
 }
 
 /// Scans a target table for its item count and content digest only (import phase 7
@@ -317,8 +329,8 @@ mod tests {
         (key, hash, entry)
     }
 
-    /// 32 bytes per target item (plus one `seen` byte): the index of a million items
-    /// is ~33 MB (issue #11: re-import RSS at 1 M items).
+    /// 32 bytes per target item (plus one `seen` bit), in memory up to 256 Ki items:
+    /// 8 MiB (issue #11: re-import RSS at 1 M items).
     #[test]
     fn an_index_entry_is_32_bytes() {
         assert_eq!(std::mem::size_of::<Entry>(), 32);
@@ -333,17 +345,21 @@ mod tests {
         let (_, _, c_entry) = entry(r#"{"id":{"S":"c"}}"#);
         let (_, b2_hash, _) = entry(r#"{"id":{"S":"b"},"n":{"N":"2"}}"#);
         let (d, d_hash, _) = entry(r#"{"id":{"S":"d"}}"#);
-        let entries = vec![c_entry, a_entry, b_entry];
+        let mut entries = EntriesBuilder::new(3);
+        for e in [c_entry, a_entry, b_entry] {
+            entries.push(e).unwrap();
+        }
+        let entries = entries.finish().unwrap();
         let mut index = TargetIndex::new(id_key(), "T", (0, 0), entries, TableDigest::default());
         assert_eq!(index.len(), 3);
-        assert!(index.holds(&a, &a_hash));
-        assert!(!index.holds(&b, &b2_hash));
-        assert!(!index.holds(&d, &d_hash));
+        assert!(index.holds(&a, &a_hash).unwrap());
+        assert!(!index.holds(&b, &b2_hash).unwrap());
+        assert!(!index.holds(&d, &d_hash).unwrap());
         assert_eq!(index.unseen(), 3);
-        assert_eq!(index.mark(&a, &a_hash), Found::Same);
-        assert_eq!(index.mark(&b, &b2_hash), Found::Changed);
-        assert_eq!(index.mark(&d, &d_hash), Found::Absent);
-        assert_eq!(index.mark(&a, &a_hash), Found::Repeated);
+        assert_eq!(index.mark(&a, &a_hash).unwrap(), Found::Same);
+        assert_eq!(index.mark(&b, &b2_hash).unwrap(), Found::Changed);
+        assert_eq!(index.mark(&d, &d_hash).unwrap(), Found::Absent);
+        assert_eq!(index.mark(&a, &a_hash).unwrap(), Found::Repeated);
         assert_eq!(index.unseen(), 1, "only c is left for a delete");
     }
 }

@@ -18,6 +18,7 @@
 pub mod analyze;
 pub mod compare;
 pub mod compatible;
+pub mod entries;
 pub mod estimate;
 pub mod index;
 pub mod native;

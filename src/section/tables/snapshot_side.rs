@@ -10,13 +10,16 @@
 //! each item's 48-byte [`Planned`] record; [`SnapshotSide::diff`] then looks them up in
 //! the finished index. The queue is bounded ([`QUEUED_BATCHES`] × [`BATCH_ITEMS`]
 //! records, ~12 MB): a larger snapshot fills it during the scan and streams the rest,
-//! so memory stays flat whatever the size.
+//! so memory stays flat whatever the size. The keys the target lacks are kept to catch
+//! one given twice: sorted in memory up to 256 Ki of them (4 MiB; [`in_memory_limit`]), in a temporary
+//! file beyond (16-byte digests, no key; [`crate::spill`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
+use super::entries::in_memory_limit;
 use super::index::{key_bytes, key_digest, short, Found, ShortDigest, TargetIndex};
 use super::plan::{check_key, TablePlan};
 use super::read::{for_each_item, item_at, OwnedSelection};
@@ -25,6 +28,7 @@ use crate::archive::limits::check_item;
 use crate::archive::schema::PrimaryKey;
 use crate::archive::{item_hash, DecryptionKey};
 use crate::error::{Error, Result};
+use crate::spill::SortedRuns;
 
 /// Records per batch (a batch never spans two archive entries).
 pub const BATCH_ITEMS: usize = 1024;
@@ -101,23 +105,37 @@ impl SnapshotSide {
     ) -> Result<BTreeMap<String, TablePlan>> {
         let mut plans: BTreeMap<String, TablePlan> = BTreeMap::new();
         // Keys of snapshot items the target lacks, to catch a key given twice (the
-        // target index's `seen` flag catches the others): 16 bytes each in a vector
-        // sorted at the end, where a hash set took 35 MB per million (its buckets).
-        let mut fresh: BTreeMap<String, Vec<ShortDigest>> = BTreeMap::new();
+        // target index's `seen` bit catches the others): 16 bytes each, sorted at the
+        // end (a hash set took 35 MB per million, a vector 16 MB; see FreshKeys).
+        let mut fresh: BTreeMap<String, FreshKeys> = BTreeMap::new();
         let mut repeated = None;
+        let mut failed = None;
         'batches: for batch in self.batches.iter() {
             let plan = plans.entry(batch.model.clone()).or_default();
             let mut index = indexes.get_mut(&batch.model);
-            let fresh = fresh.entry(batch.model.clone()).or_default();
+            let fresh = fresh
+                .entry(batch.model.clone())
+                .or_insert_with(FreshKeys::new);
             for planned in &batch.items {
-                let found = index.as_mut().map_or(Found::Absent, |i| {
-                    i.mark_digests(&planned.key, &planned.item)
-                });
+                let found = match index.as_mut() {
+                    None => Ok(Found::Absent),
+                    Some(index) => index.mark_digests(&planned.key, &planned.item),
+                };
+                let found = match found {
+                    Ok(found) => found,
+                    Err(e) => {
+                        failed = Some(e);
+                        break 'batches;
+                    }
+                };
                 match found {
                     Found::Same if !planned.pending => plan.unchanged += 1,
                     Found::Same | Found::Changed => plan.update += 1,
                     Found::Absent => {
-                        fresh.push(planned.key);
+                        if let Err(e) = fresh.push(planned.key) {
+                            failed = Some(fresh_error(&batch.model, e));
+                            break 'batches;
+                        }
                         plan.put += 1;
                     }
                     Found::Repeated => {
@@ -133,13 +151,17 @@ impl SnapshotSide {
             .reader
             .join()
             .map_err(|_| Error::Failed("the snapshot reader thread panicked".into()))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         if repeated.is_none() {
-            for (model, keys) in &mut fresh {
-                if let Some(twice) = repeated_digest(keys) {
-                    let primary = (model.as_str(), &self.primary_keys[model]);
+            for (model, keys) in std::mem::take(&mut fresh) {
+                let twice = keys.first_repeat().map_err(|e| fresh_error(&model, e))?;
+                if let Some(twice) = twice {
+                    let primary = (model.as_str(), &self.primary_keys[&model]);
                     let (path, line) =
                         second_of(&self.archive, &self.key, &self.selection, primary, &twice)?;
-                    repeated = Some((model.clone(), path, line));
+                    repeated = Some((model, path, line));
                     break;
                 }
             }
@@ -203,10 +225,44 @@ fn second_of(
     found.ok_or_else(|| Error::Failed(format!("{model}: a repeated key was not found again")))
 }
 
-/// The first digest `keys` holds twice, sorting them (in place: no second copy).
-fn repeated_digest(keys: &mut [ShortDigest]) -> Option<ShortDigest> {
-    keys.sort_unstable();
-    keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+/// The key digests of one model's snapshot items that the target lacks, to find one
+/// given twice: sorted in memory up to [`in_memory_limit`] (4 MiB), in sorted runs on disk
+/// beyond, so a snapshot of any size adds at most 4 MiB here (a vector held 16 MB per
+/// million such items, a hash set 35 MB).
+struct FreshKeys(SortedRuns<ShortDigest>);
+
+impl FreshKeys {
+    fn new() -> FreshKeys {
+        FreshKeys::with_run(in_memory_limit())
+    }
+
+    fn with_run(run: usize) -> FreshKeys {
+        FreshKeys(SortedRuns::new(run, 0))
+    }
+
+    fn push(&mut self, key: ShortDigest) -> std::io::Result<()> {
+        self.0.push(key)
+    }
+
+    /// The first digest (in sorted order) given twice.
+    fn first_repeat(self) -> std::io::Result<Option<ShortDigest>> {
+        let mut previous = None;
+        for key in self.0.finish()? {
+            let key = key?;
+            if previous == Some(key) {
+                return Ok(Some(key));
+            }
+            previous = Some(key);
+        }
+        Ok(None)
+    }
+}
+
+fn fresh_error(model: &str, source: std::io::Error) -> Error {
+    Error::Io {
+        context: format!("{model}: the plan's temporary file of new keys (TMPDIR)"),
+        source,
+    }
 }
 
 /// The reader thread: checks each item and queues its record; returns the counts.
@@ -299,13 +355,37 @@ fn repeated_key(
 mod tests {
     use super::*;
 
+    fn repeat_among(keys: &[ShortDigest], segment: usize) -> Option<ShortDigest> {
+        let mut fresh = FreshKeys::with_run(segment);
+        for key in keys {
+            fresh.push(*key).unwrap();
+        }
+        fresh.first_repeat().unwrap()
+    }
+
     /// Issue #11 (memory at 1 M items): the keys the target lacks are checked for a
-    /// repeat by sorting them, not by a hash set.
+    /// repeat by sorting them, not by a hash set; in memory and across segments on
+    /// disk alike.
     #[test]
     fn a_repeated_digest_is_found_among_sorted_keys() {
         let (a, b, c) = ([1u8; 16], [2u8; 16], [3u8; 16]);
-        assert_eq!(repeated_digest(&mut [c, a, b]), None);
-        assert_eq!(repeated_digest(&mut [b, a, c, a]), Some(a));
-        assert_eq!(repeated_digest(&mut []), None);
+        for segment in [in_memory_limit(), 1] {
+            assert_eq!(repeat_among(&[c, a, b], segment), None);
+            assert_eq!(repeat_among(&[b, a, c, a], segment), Some(a));
+            assert_eq!(repeat_among(&[], segment), None);
+        }
+        // The two a's land in different segments on disk.
+        let many: Vec<ShortDigest> = (0..1000u16)
+            .map(|n| {
+                let mut d = [9u8; 16];
+                d[..2].copy_from_slice(&n.to_be_bytes());
+                d
+            })
+            .collect();
+        let mut with_a = many.clone();
+        with_a.insert(0, a);
+        with_a.push(a);
+        assert_eq!(repeat_among(&many, 64), None);
+        assert_eq!(repeat_among(&with_a, 64), Some(a));
     }
 }

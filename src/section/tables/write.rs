@@ -254,7 +254,7 @@ async fn produce_batches(
                 Some(index) => {
                     let k = key_bytes(&item, &index.key).map_err(Error::Failed)?;
                     let hash = item_hash(&item).map_err(|e| Error::Failed(e.to_string()))?;
-                    !index.holds(&k, &hash)
+                    !index.holds(&k, &hash)?
                 }
             };
             if write {
