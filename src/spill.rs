@@ -76,6 +76,12 @@ impl<R: Record> SortedRuns<R> {
         if self.buffer.len() == self.run {
             self.spill()?;
         }
+        if self.buffer.len() == self.buffer.capacity() {
+            // Grown by doubling, but never past one run: a reserve of 200,000 would
+            // otherwise double to 400,000 records for a run of 262,144.
+            let grown = (self.buffer.capacity() * 2).max(64).min(self.run);
+            self.buffer.reserve_exact(grown - self.buffer.len());
+        }
         self.buffer.push(record);
         Ok(())
     }

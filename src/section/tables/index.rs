@@ -19,10 +19,11 @@ use fixedbitset::FixedBitSet;
 use tokio::sync::mpsc;
 
 use super::entries::{EntriesBuilder, Entry, SortedEntries};
-use super::segments::scan_all;
+use super::segments::{scan_all, PageEncoder};
 use crate::archive::schema::PrimaryKey;
 use crate::archive::{canonical_item, item_hash, Item, TableDigest};
 use crate::aws::dynamodb::Dynamo;
+use crate::aws::AwsError;
 use crate::error::{Error, Result};
 use sha2::{Digest as _, Sha256};
 
@@ -148,7 +149,7 @@ impl TargetIndex {
         if self.unseen() == 0 {
             return Ok(());
         }
-        let (mut pages, tasks) = scan_pages(dynamo, &self.table, self.estimate);
+        let (mut pages, tasks) = scan_pages(dynamo, &self.table, self.estimate, Ok);
         while let Some(page) = pages.recv().await {
             let mut keys = Vec::new();
             for item in page {
@@ -203,20 +204,53 @@ pub async fn index_target(
     // resident set.
     let mut entries = EntriesBuilder::new(estimate.1);
     let mut digest = TableDigest::default();
-    scan_table(dynamo, table, estimate, |item| {
-        let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-        let canonical =
-            key_bytes(&item, &key).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-        digest.add_hash(&hash);
-        let entry = Entry {
-            key: key_digest(&canonical),
-            item: short(&hash),
-        };
-        entries.push(entry).map_err(|e| spill_error(table, e))
+    let encode = {
+        let (key, table) = (key.clone(), table.to_owned());
+        move |items: Vec<Item>| index_page(items, &key, &table)
+    };
+    scan_encoded(dynamo, table, estimate, encode, |page: IndexedPage| {
+        digest.merge(&page.digest);
+        page.entries
+            .into_iter()
+            .try_for_each(|entry| entries.push(entry))
+            .map_err(|e| spill_error(table, e))
     })
     .await?;
     let entries = entries.finish().map_err(|e| spill_error(table, e))?;
     Ok(TargetIndex::new(key, table, estimate, entries, digest))
+}
+
+/// One scan page as an index needs it, made on the scan segment's own task: each
+/// item's entry and the page's part of the table digest. A 1 MB page of small items is
+/// ~5 MB of attribute maps and ~100 KB of entries, so the pages waiting for the index
+/// (one per segment and the queue's) hold no items, and the items are hashed on the
+/// segments' tasks, in parallel. (Re-importing 1 M items, whose table is scanned in 5
+/// segments, held 105 MB when the maps waited; docs/performance.md.)
+struct IndexedPage {
+    entries: Vec<Entry>,
+    digest: TableDigest,
+}
+
+fn index_page(
+    items: Vec<Item>,
+    key: &PrimaryKey,
+    table: &str,
+) -> std::result::Result<IndexedPage, AwsError> {
+    let invalid = |e: String| AwsError::Invalid(format!("{table}: {e}"));
+    let mut page = IndexedPage {
+        entries: Vec::with_capacity(items.len()),
+        digest: TableDigest::default(),
+    };
+    for item in &items {
+        let hash = item_hash(item).map_err(|e| invalid(e.to_string()))?;
+        let canonical = key_bytes(item, key).map_err(invalid)?;
+        page.digest.add_hash(&hash);
+        page.entries.push(Entry {
+            key: key_digest(&canonical),
+            item: short(&hash),
+        });
+    }
+    Ok(page)
 }
 
 /// An index on disk that could not be written or read (a full or unwritable temporary
@@ -237,10 +271,22 @@ pub async fn digest_target(
 ) -> Result<(u64, TableDigest)> {
     let mut count = 0u64;
     let mut digest = TableDigest::default();
-    scan_table(dynamo, table, estimate, |item| {
-        let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{table}: {e}")))?;
-        digest.add_hash(&hash);
-        count += 1;
+    // Each page is counted and digested on its segment's task (see IndexedPage).
+    let encode = {
+        let table = table.to_owned();
+        move |items: Vec<Item>| {
+            let mut page = TableDigest::default();
+            for item in &items {
+                let hash =
+                    item_hash(item).map_err(|e| AwsError::Invalid(format!("{table}: {e}")))?;
+                page.add_hash(&hash);
+            }
+            Ok((items.len() as u64, page))
+        }
+    };
+    scan_encoded(dynamo, table, estimate, encode, |(items, page)| {
+        count += items;
+        digest.merge(&page);
         Ok(())
     })
     .await?;
@@ -256,16 +302,26 @@ pub async fn scan_table(
     estimate: (u64, u64),
     mut each: impl FnMut(Item) -> Result<()>,
 ) -> Result<()> {
-    let (mut rx, tasks) = scan_pages(dynamo, table, estimate);
+    scan_encoded(dynamo, table, estimate, Ok, |page: Vec<Item>| {
+        page.into_iter().try_for_each(&mut each)
+    })
+    .await
+}
+
+/// [`scan_table`] with each page made into a `P` by `encode` on its segment's task,
+/// and `each` called per `P` on the caller's.
+async fn scan_encoded<P: Send + 'static>(
+    dynamo: &Dynamo,
+    table: &str,
+    estimate: (u64, u64),
+    encode: impl PageEncoder<P>,
+    mut each: impl FnMut(P) -> Result<()>,
+) -> Result<()> {
+    let (mut rx, tasks) = scan_pages(dynamo, table, estimate, encode);
     let mut failed = None;
     while let Some(page) = rx.recv().await {
-        for item in page {
-            if let Err(e) = each(item) {
-                failed = Some(e);
-                break;
-            }
-        }
-        if failed.is_some() {
+        if let Err(e) = each(page) {
+            failed = Some(e);
             break;
         }
     }
@@ -281,20 +337,22 @@ type ScanTasks = tokio::task::JoinSet<std::result::Result<u64, crate::aws::AwsEr
 /// Scan pages waiting for the caller (each segment holds one more while it waits): a
 /// 1 MB page of small items is ~5 MB of maps, and a re-import reads the snapshot on
 /// another thread meanwhile; 8 waiting pages let its peak reach 116 MB at 200,000
-/// items (docs/performance.md).
+/// items (docs/performance.md). An index's and phase 7's pages are made small on the
+/// segments' tasks ([`IndexedPage`]); `check` and deletes still receive items.
 const PAGES_QUEUED: usize = 2;
 
 /// Starts a parallel scan of `table` ([`scan_all`]): its pages arrive on the receiver
 /// (bounded); [`join_scan`] then says whether every segment ended well.
-fn scan_pages(
+fn scan_pages<P: Send + 'static>(
     dynamo: &Dynamo,
     table: &str,
     estimate: (u64, u64),
-) -> (mpsc::Receiver<Vec<Item>>, ScanTasks) {
-    let (tx, rx) = mpsc::channel::<Vec<Item>>(PAGES_QUEUED);
+    encode: impl PageEncoder<P>,
+) -> (mpsc::Receiver<P>, ScanTasks) {
+    let (tx, rx) = mpsc::channel::<P>(PAGES_QUEUED);
     let mut tasks = tokio::task::JoinSet::new();
     let (dynamo, table) = (dynamo.clone(), std::sync::Arc::from(table));
-    tasks.spawn(async move { scan_all(dynamo, table, estimate, tx, Ok).await });
+    tasks.spawn(async move { scan_all(dynamo, table, estimate, tx, encode).await });
     (rx, tasks)
 }
 
