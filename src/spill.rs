@@ -11,6 +11,15 @@
 //! its buffer grows by doubling (twice the memory set aside). The temporary file is
 //! created in the system's temporary directory and unlinked at once (tempfile), so
 //! nothing is left behind, even after kill -9.
+//!
+//! Two limits hold the memory: each sorter's run (records per table), and one
+//! [`Budget`] that every sorter of the process draws on, so that a plan of forty large
+//! tables holds no more than one of four: a sorter that cannot grow its buffer within
+//! the budget writes it out as a run instead. What a sorted vector kept in memory holds
+//! stays drawn ([`Reservation`]) until it is dropped.
+
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -37,13 +46,108 @@ impl Record for [u8; 16] {
     }
 }
 
-/// Bytes each run reads ahead while merging (a table of a hundred million 32-byte
-/// records in runs of 256 Ki is 382 runs: 6 MiB).
-const MERGE_READ_AHEAD: usize = 16 * 1024;
+/// Bytes every run together reads ahead while merging, and at most per run.
+const MERGE_READ_AHEAD: usize = 2 << 20;
+const MERGE_READ_AHEAD_PER_RUN: usize = 16 * 1024;
 
-/// Records pushed one at a time, sorted within a memory budget of `run` records.
+/// Bytes the sorters of one process may hold in memory together: four tables' full
+/// index runs (8 MiB each; tables are indexed four at a time).
+pub const PLAN_MEMORY_BYTES: usize = 32 << 20;
+
+/// Records a sorter may always hold, budget or not (32 KiB of index entries): without
+/// it a sorter that finds the budget spent would write runs of one record.
+const FLOOR_RECORDS: usize = 1024;
+
+/// Memory that sorters draw on and give back (bytes).
+#[derive(Debug)]
+pub struct Budget {
+    left: AtomicIsize,
+}
+
+impl Budget {
+    pub fn new(bytes: usize) -> Arc<Budget> {
+        Arc::new(Budget {
+            left: AtomicIsize::new(isize::try_from(bytes).unwrap_or(isize::MAX)),
+        })
+    }
+
+    /// The process's budget for plans ([`PLAN_MEMORY_BYTES`]).
+    pub fn plan() -> Arc<Budget> {
+        static PLAN: OnceLock<Arc<Budget>> = OnceLock::new();
+        Arc::clone(PLAN.get_or_init(|| Budget::new(PLAN_MEMORY_BYTES)))
+    }
+
+    /// Bytes not drawn (negative when floors were granted beyond it).
+    pub fn left(&self) -> isize {
+        self.left.load(Ordering::Relaxed)
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        let bytes = bytes as isize;
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                (left >= bytes).then_some(left - bytes)
+            })
+            .is_ok()
+    }
+
+    fn take(&self, bytes: usize) {
+        self.left.fetch_sub(bytes as isize, Ordering::AcqRel);
+    }
+
+    fn give(&self, bytes: usize) {
+        self.left.fetch_add(bytes as isize, Ordering::AcqRel);
+    }
+}
+
+/// Bytes drawn from a [`Budget`], given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Reservation {
+    fn new(budget: Arc<Budget>) -> Reservation {
+        Reservation { budget, bytes: 0 }
+    }
+
+    /// Draws `more` bytes if the budget has them.
+    fn try_grow(&mut self, more: usize) -> bool {
+        let taken = self.budget.try_take(more);
+        if taken {
+            self.bytes += more;
+        }
+        taken
+    }
+
+    /// Draws `more` bytes whatever is left (the floor).
+    fn grow(&mut self, more: usize) {
+        self.budget.take(more);
+        self.bytes += more;
+    }
+
+    /// Keeps `bytes` drawn, giving back the rest.
+    pub fn shrink_to(&mut self, bytes: usize) {
+        if bytes < self.bytes {
+            self.budget.give(self.bytes - bytes);
+            self.bytes = bytes;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
+    }
+}
+
+/// Records pushed one at a time, sorted in runs of at most `run` records, within a
+/// shared [`Budget`].
 pub struct SortedRuns<R: Record> {
     buffer: Vec<R>,
+    /// The budget drawn for the buffer's capacity.
+    held: Reservation,
     run: usize,
     file: Option<BufWriter<File>>,
     /// Each run's first record and record count, in file order.
@@ -51,20 +155,35 @@ pub struct SortedRuns<R: Record> {
     written: u64,
 }
 
-/// Sorted records: still in memory, or merged from runs on disk.
+/// Sorted records: still in memory (with the budget they hold), or merged from runs on
+/// disk.
 pub enum Sorted<R: Record> {
-    Memory(Vec<R>),
+    Memory(Vec<R>, Reservation),
     Merged(Merge<R>),
 }
 
 impl<R: Record> SortedRuns<R> {
-    /// A sorter holding at most `run` records in memory (allocated at once, up to
-    /// `expected`: growing by doubling would hold the old and the new vector at once).
+    /// A sorter of runs of at most `run` records, drawing on the plan's budget
+    /// ([`Budget::plan`]).
     pub fn new(run: usize, expected: u64) -> SortedRuns<R> {
+        SortedRuns::with_budget(run, expected, Budget::plan())
+    }
+
+    /// A sorter drawing on `budget`. Up to `expected` records are reserved at once if
+    /// the budget allows (growing by doubling would hold the old and the new vector at
+    /// once).
+    pub fn with_budget(run: usize, expected: u64, budget: Arc<Budget>) -> SortedRuns<R> {
         let run = run.max(1);
+        let mut held = Reservation::new(budget);
         let reserve = usize::try_from(expected).unwrap_or(usize::MAX).min(run);
+        let reserve = if reserve > 0 && held.try_grow(reserve * R::BYTES) {
+            reserve
+        } else {
+            0
+        };
         SortedRuns {
             buffer: Vec::with_capacity(reserve),
+            held,
             run,
             file: None,
             runs: Vec::new(),
@@ -73,17 +192,32 @@ impl<R: Record> SortedRuns<R> {
     }
 
     pub fn push(&mut self, record: R) -> io::Result<()> {
-        if self.buffer.len() == self.run {
-            self.spill()?;
-        }
         if self.buffer.len() == self.buffer.capacity() {
-            // Grown by doubling, but never past one run: a reserve of 200,000 would
-            // otherwise double to 400,000 records for a run of 262,144.
-            let grown = (self.buffer.capacity() * 2).max(64).min(self.run);
-            self.buffer.reserve_exact(grown - self.buffer.len());
+            self.grow_or_spill()?;
         }
         self.buffer.push(record);
         Ok(())
+    }
+
+    /// The buffer is full: doubles it (up to one run, within the budget; a sorter
+    /// always gets [`FLOOR_RECORDS`]), or else writes it out as a run.
+    fn grow_or_spill(&mut self) -> io::Result<()> {
+        let capacity = self.buffer.capacity();
+        let grown = (capacity * 2).max(FLOOR_RECORDS).min(self.run);
+        if grown > capacity {
+            let more = (grown - capacity) * R::BYTES;
+            let granted = if capacity < FLOOR_RECORDS.min(self.run) {
+                self.held.grow(more);
+                true
+            } else {
+                self.held.try_grow(more)
+            };
+            if granted {
+                self.buffer.reserve_exact(grown - self.buffer.len());
+                return Ok(());
+            }
+        }
+        self.spill()
     }
 
     /// Whether a run went to disk.
@@ -113,12 +247,15 @@ impl<R: Record> SortedRuns<R> {
     pub fn finish(mut self) -> io::Result<Sorted<R>> {
         if self.runs.is_empty() {
             self.buffer.sort_unstable();
-            return Ok(Sorted::Memory(self.buffer));
+            let held = Reservation::new(Arc::clone(&self.held.budget));
+            let held = std::mem::replace(&mut self.held, held);
+            return Ok(Sorted::Memory(std::mem::take(&mut self.buffer), held));
         }
         if !self.buffer.is_empty() {
             self.spill()?;
         }
         self.buffer = Vec::new();
+        self.held.shrink_to(0);
         let file = match self.file.take() {
             Some(file) => file.into_inner().map_err(|e| e.into_error())?,
             None => return Err(io::ErrorKind::NotFound.into()),
@@ -134,7 +271,7 @@ impl<R: Record> IntoIterator for Sorted<R> {
 
     fn into_iter(self) -> Self::IntoIter {
         match self {
-            Sorted::Memory(records) => Box::new(records.into_iter().map(Ok)),
+            Sorted::Memory(records, _) => Box::new(records.into_iter().map(Ok)),
             Sorted::Merged(merge) => Box::new(merge),
         }
     }
@@ -153,6 +290,9 @@ pub struct Merge<R: Record> {
     file: File,
     readers: Vec<RunReader>,
     heads: BinaryHeap<Reverse<(R, usize)>>,
+    /// Records each run reads at once: [`MERGE_READ_AHEAD`] shared by the runs, at most
+    /// [`MERGE_READ_AHEAD_PER_RUN`] each, at least one record.
+    read_ahead: u64,
     failed: bool,
 }
 
@@ -171,6 +311,10 @@ impl<R: Record> Merge<R> {
                 })
                 .collect(),
             heads: BinaryHeap::with_capacity(runs.len()),
+            read_ahead: (MERGE_READ_AHEAD / runs.len().max(1))
+                .clamp(R::BYTES, MERGE_READ_AHEAD_PER_RUN.max(R::BYTES))
+                as u64
+                / R::BYTES as u64,
             failed: false,
         };
         for run in 0..merge.readers.len() {
@@ -186,10 +330,10 @@ impl<R: Record> Merge<R> {
         let reader = &mut self.readers[run];
         if reader.at == reader.ahead.len() {
             if reader.next == reader.end {
+                reader.ahead = Vec::new();
                 return Ok(None);
             }
-            let records = (MERGE_READ_AHEAD / R::BYTES).max(1) as u64;
-            let len = (records * R::BYTES as u64).min(reader.end - reader.next);
+            let len = (self.read_ahead * R::BYTES as u64).min(reader.end - reader.next);
             reader.ahead.resize(len as usize, 0);
             read_exact_at(&self.file, &mut reader.ahead, reader.next)?;
             reader.next += len;
@@ -221,13 +365,20 @@ impl<R: Record> Iterator for Merge<R> {
     }
 }
 
+/// Where the temporary files go, for error messages: the directory a full disk or a
+/// missing directory concerns (`TMPDIR` on Unix, `TMP` on Windows).
+pub fn temp_dir_named() -> String {
+    format!("the temporary directory {}", std::env::temp_dir().display())
+}
+
 /// Reads `buf.len()` bytes at `offset` without moving a shared file position.
 #[cfg(unix)]
 pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
-/// Reads `buf.len()` bytes at `offset` without moving a shared file position.
+/// Reads `buf.len()` bytes at `offset` (on Windows this moves the file position, which
+/// nothing here relies on).
 #[cfg(windows)]
 pub fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
     while !buf.is_empty() {
@@ -279,6 +430,48 @@ mod tests {
             assert_eq!(sorted, expected, "{n} records in runs of {run}");
             assert_eq!(spilled, n > run, "{n} records in runs of {run}");
         }
+    }
+
+    /// Issue #11 (many large tables): a sorter that finds the shared budget spent
+    /// writes its buffer out as a run instead of growing it; what a sorted vector kept in
+    /// memory draws is given back when it is dropped, and a merged one gives all back.
+    #[test]
+    fn sorters_share_one_budget_and_give_it_back() {
+        let budget = Budget::new(2 * FLOOR_RECORDS * 4);
+        let mut big = SortedRuns::<u32>::with_budget(1 << 20, 0, Arc::clone(&budget));
+        for r in (0..5_000u32).rev() {
+            big.push(r).unwrap();
+        }
+        assert!(big.spilled(), "the budget, not the run, stopped it growing");
+        assert_eq!(budget.left(), 0);
+        let mut small = SortedRuns::<u32>::with_budget(1 << 20, 0, Arc::clone(&budget));
+        small.push(7).unwrap();
+        assert_eq!(
+            budget.left(),
+            -(FLOOR_RECORDS as isize * 4),
+            "the floor is granted"
+        );
+        let sorted: Vec<u32> = big
+            .finish()
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(sorted, (0..5_000).collect::<Vec<_>>());
+        assert_eq!(
+            budget.left(),
+            FLOOR_RECORDS as isize * 4,
+            "the merged sorter gave all back"
+        );
+        let kept = small.finish().unwrap();
+        assert!(matches!(kept, Sorted::Memory(..)));
+        assert_eq!(
+            budget.left(),
+            FLOOR_RECORDS as isize * 4,
+            "kept while in memory"
+        );
+        drop(kept);
+        assert_eq!(budget.left(), 2 * FLOOR_RECORDS as isize * 4);
     }
 
     /// Repeated records are all kept (finding repeats is the caller's business).

@@ -3,14 +3,16 @@
 //! table (issue #11: peak RSS re-importing a million items was 123 MB, 33 of them this
 //! index; design: "memory stays bounded whatever the table size").
 //!
-//! Up to [`IN_MEMORY`] entries (8 MiB; [`in_memory_limit`]) stay in a vector sorted once the scan ends, as
-//! before: every table of the benchmark's 200,000 items, and most Amplify tables, never
-//! touch the disk. Past that, [`crate::spill::SortedRuns`] writes sorted runs of
-//! [`IN_MEMORY`] entries to a temporary file, and [`EntriesBuilder::finish`] merges
-//! them into a second temporary file of sorted entries, keeping in memory the first
-//! key of every block of [`BLOCK`] entries (16 bytes per 4 KiB block: 125 KiB per
-//! million items). A lookup finds its block among those keys and reads it with one
-//! positioned read of 4 KiB (from the page cache, as a rule), then searches it.
+//! Up to [`IN_MEMORY`] entries per table (8 MiB; [`in_memory_limit`]) stay in a vector
+//! sorted once the scan ends, as before: every table of the benchmark's 200,000 items,
+//! and most Amplify tables, never touch the disk. Past that, or once the tables indexed
+//! so far hold the plan's whole budget ([`crate::spill::PLAN_MEMORY_BYTES`], 32 MiB),
+//! [`crate::spill::SortedRuns`] writes sorted runs to a temporary file, and
+//! [`EntriesBuilder::finish`] merges them into a second temporary file of sorted
+//! entries, keeping in memory the first key of every block of [`BLOCK`] entries (16
+//! bytes per 4 KiB block: 125 KiB per million items). A lookup finds its block among
+//! those keys and reads it with one positioned read of 4 KiB (from the page cache, as a
+//! rule), then searches it.
 //!
 //! The files hold 16-byte prefixes of SHA-256 digests, no key and no item, in the
 //! system's temporary directory, unlinked from the start (tempfile).
@@ -19,24 +21,32 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use super::index::ShortDigest;
-use crate::spill::{read_exact_at, Record, Sorted, SortedRuns};
+use crate::spill::{read_exact_at, Record, Reservation, Sorted, SortedRuns};
 
 /// Entries kept in memory (32 bytes each: 8 MiB) before the index goes to disk.
 pub const IN_MEMORY: usize = 256 * 1024;
 
 /// Records per table a plan keeps in memory before it sorts on disk:
-/// `RTSNAP_PLAN_MEMORY_ITEMS`, else [`IN_MEMORY`]. Lower it where memory is tight,
-/// raise it to keep large tables off the disk (tests lower it to reach the disk path
-/// with a few hundred items).
+/// `RTSNAP_PLAN_MEMORY_ITEMS`, else [`IN_MEMORY`]. Lower it to cut the 8 MiB a large
+/// table's index holds (at the cost of lookups on disk), raise it to keep large tables
+/// off the disk; the tests lower it to reach the disk path with a few hundred items.
+/// Whatever it says, all tables together stay within the plan's budget.
 pub fn in_memory_limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
-        std::env::var("RTSNAP_PLAN_MEMORY_ITEMS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .map_or(IN_MEMORY, |n| n.max(1))
+        let Ok(value) = std::env::var("RTSNAP_PLAN_MEMORY_ITEMS") else {
+            return IN_MEMORY;
+        };
+        match value.trim().parse::<usize>() {
+            Ok(n) => n.max(1),
+            Err(_) => {
+                tracing::warn!(%value, "RTSNAP_PLAN_MEMORY_ITEMS is not a count of items; using {IN_MEMORY}");
+                IN_MEMORY
+            }
+        }
     })
 }
+
 /// Entries per block of the sorted file: one 4 KiB read per lookup.
 const BLOCK: usize = 128;
 const ENTRY_BYTES: usize = 32;
@@ -88,9 +98,10 @@ impl EntriesBuilder {
     /// The entries, sorted by key.
     pub fn finish(self) -> io::Result<SortedEntries> {
         let merged = match self.0.finish()? {
-            Sorted::Memory(mut memory) => {
+            Sorted::Memory(mut memory, mut held) => {
                 memory.shrink_to_fit();
-                return Ok(SortedEntries::Memory(memory));
+                held.shrink_to(memory.capacity() * ENTRY_BYTES);
+                return Ok(SortedEntries::Memory(memory, held));
             }
             Sorted::Merged(merged) => merged,
         };
@@ -114,7 +125,8 @@ impl EntriesBuilder {
 
 /// A target's entries sorted by key digest.
 pub enum SortedEntries {
-    Memory(Vec<Entry>),
+    /// In memory, holding its share of the plan's budget until dropped.
+    Memory(Vec<Entry>, Reservation),
     OnDisk(SpilledEntries),
 }
 
@@ -129,7 +141,7 @@ pub struct SpilledEntries {
 impl SortedEntries {
     pub fn len(&self) -> usize {
         match self {
-            SortedEntries::Memory(entries) => entries.len(),
+            SortedEntries::Memory(entries, _) => entries.len(),
             SortedEntries::OnDisk(spilled) => spilled.len,
         }
     }
@@ -146,7 +158,7 @@ impl SortedEntries {
     /// The position (in key order) and the entry of `key`, if there is one.
     pub fn find(&self, key: &ShortDigest) -> io::Result<Option<(usize, Entry)>> {
         match self {
-            SortedEntries::Memory(entries) => Ok(entries
+            SortedEntries::Memory(entries, _) => Ok(entries
                 .binary_search_by(|e| e.key.cmp(key))
                 .ok()
                 .map(|i| (i, entries[i]))),

@@ -1,8 +1,9 @@
 //! The target side of a tables plan: an index built by scanning a live table. Per
 //! item it keeps 32 bytes: the first 16 bytes of the SHA-256 of its canonical primary
 //! key and of its canonical encoding, sorted by key, however long the keys; in memory
-//! up to 256 Ki items, in a temporary file beyond ([`super::entries`]), so the index
-//! of a table of any size holds at most 8 MiB of memory, plus a `seen` bit per item.
+//! up to 256 Ki items per table and within the plan's shared budget (32 MiB for all
+//! tables), in a temporary file beyond ([`super::entries`]); what still grows with the
+//! table is a `seen` bit per item and 16 bytes of block keys per 128 items.
 //! (A hash map of full keys and hashes took ~275 bytes per item, 335 MB of peak RSS
 //! re-importing a million items; the vector alone took 33 MB.) 128 bits tell keys and
 //! versions apart with a collision chance of ~2^-60 even at 2^34 items; they are not
@@ -216,7 +217,12 @@ pub async fn index_target(
             .map_err(|e| spill_error(table, e))
     })
     .await?;
-    let entries = entries.finish().map_err(|e| spill_error(table, e))?;
+    // Merging runs on disk rewrites the whole index (320 MB at 10 M items): not on an
+    // async worker, where it would stall the other tables' scans.
+    let entries = tokio::task::spawn_blocking(move || entries.finish())
+        .await
+        .map_err(|e| Error::Failed(format!("{table}: index task: {e}")))?
+        .map_err(|e| spill_error(table, e))?;
     Ok(TargetIndex::new(key, table, estimate, entries, digest))
 }
 
@@ -257,7 +263,10 @@ fn index_page(
 /// directory, as a rule: the OS's reason says which).
 fn spill_error(table: &str, source: std::io::Error) -> Error {
     Error::Io {
-        context: format!("{table}: the index's temporary file (TMPDIR)"),
+        context: format!(
+            "{table}: the index's temporary file in {}",
+            crate::spill::temp_dir_named()
+        ),
         source,
     }
 }

@@ -11,8 +11,9 @@
 //! the finished index. The queue is bounded ([`QUEUED_BATCHES`] × [`BATCH_ITEMS`]
 //! records, ~12 MB): a larger snapshot fills it during the scan and streams the rest,
 //! so memory stays flat whatever the size. The keys the target lacks are kept to catch
-//! one given twice: sorted in memory up to 256 Ki of them (4 MiB; [`in_memory_limit`]), in a temporary
-//! file beyond (16-byte digests, no key; [`crate::spill`]).
+//! one given twice: sorted in memory up to 256 Ki of them per model (4 MiB;
+//! [`in_memory_limit`]) within the plan's shared budget, in a temporary file beyond
+//! (16-byte digests, no key; [`crate::spill`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -226,9 +227,10 @@ fn second_of(
 }
 
 /// The key digests of one model's snapshot items that the target lacks, to find one
-/// given twice: sorted in memory up to [`in_memory_limit`] (4 MiB), in sorted runs on disk
-/// beyond, so a snapshot of any size adds at most 4 MiB here (a vector held 16 MB per
-/// million such items, a hash set 35 MB).
+/// given twice: sorted in memory up to [`in_memory_limit`] per model (4 MiB) and within
+/// the plan's shared budget, in sorted runs on disk beyond, so no snapshot size or
+/// model count adds more than that budget here (a vector held 16 MB per million such
+/// items, a hash set 35 MB).
 struct FreshKeys(SortedRuns<ShortDigest>);
 
 impl FreshKeys {
@@ -260,7 +262,10 @@ impl FreshKeys {
 
 fn fresh_error(model: &str, source: std::io::Error) -> Error {
     Error::Io {
-        context: format!("{model}: the plan's temporary file of new keys (TMPDIR)"),
+        context: format!(
+            "{model}: the plan's temporary file of new keys in {}",
+            crate::spill::temp_dir_named()
+        ),
         source,
     }
 }
