@@ -365,10 +365,17 @@ impl<R: Record> Iterator for Merge<R> {
     }
 }
 
-/// Where the temporary files go, for error messages: the directory a full disk or a
-/// missing directory concerns (`TMPDIR` on Unix, `TMP` on Windows).
-pub fn temp_dir_named() -> String {
-    format!("the temporary directory {}", std::env::temp_dir().display())
+/// A temporary file of `what` (for `subject`, a table or a model) that could not be
+/// written or read: a full or unwritable temporary directory, as a rule. The message
+/// names the directory (`TMPDIR` on Unix, `TMP` on Windows) and the OS's reason.
+pub fn temp_file_error(subject: &str, what: &str, source: io::Error) -> crate::error::Error {
+    crate::error::Error::Io {
+        context: format!(
+            "{subject}: {what} in the temporary directory {}",
+            std::env::temp_dir().display()
+        ),
+        source,
+    }
 }
 
 /// Reads `buf.len()` bytes at `offset` without moving a shared file position.

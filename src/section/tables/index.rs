@@ -259,16 +259,9 @@ fn index_page(
     Ok(page)
 }
 
-/// An index on disk that could not be written or read (a full or unwritable temporary
-/// directory, as a rule: the OS's reason says which).
+/// An index on disk that could not be written or read.
 fn spill_error(table: &str, source: std::io::Error) -> Error {
-    Error::Io {
-        context: format!(
-            "{table}: the index's temporary file in {}",
-            crate::spill::temp_dir_named()
-        ),
-        source,
-    }
+    crate::spill::temp_file_error(table, "the index's temporary file", source)
 }
 
 /// Scans a target table for its item count and content digest only (import phase 7

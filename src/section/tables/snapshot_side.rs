@@ -261,13 +261,7 @@ impl FreshKeys {
 }
 
 fn fresh_error(model: &str, source: std::io::Error) -> Error {
-    Error::Io {
-        context: format!(
-            "{model}: the plan's temporary file of new keys in {}",
-            crate::spill::temp_dir_named()
-        ),
-        source,
-    }
+    crate::spill::temp_file_error(model, "the plan's temporary file of new keys", source)
 }
 
 /// The reader thread: checks each item and queues its record; returns the counts.
