@@ -98,11 +98,6 @@ impl TargetIndex {
         self.entries.is_empty()
     }
 
-    /// Whether the index went to disk (over 256 Ki items).
-    pub fn spilled(&self) -> bool {
-        self.entries.spilled()
-    }
-
     /// The position and entry of a key digest. Reading an index on disk can fail.
     fn find(&self, key: &ShortDigest) -> Result<Option<(usize, Entry)>> {
         self.entries
