@@ -15,9 +15,15 @@ use common::Server;
 /// Records per table the plan keeps in memory in these tests (the target holds 290).
 const LOW_LIMIT: &str = "16";
 
-/// A snapshot of 300 contacts and a target holding 200 of them unchanged, 50 in
-/// another version and 40 the snapshot lacks (50 are missing).
-async fn snapshot_and_target(world: &World) -> (String, String) {
+/// A world (dynalite) with a snapshot of 300 contacts and a target holding 200 of them
+/// unchanged, 50 in another version and 40 the snapshot lacks (50 are missing): the
+/// world, the source table and the target table.
+async fn snapshot_and_target(test: &str) -> (World, String, String) {
+    let world = World::new(
+        Server::Dynalite,
+        test,
+        &[("staging", false), ("production", false)],
+    );
     let source = world.create_table("staging", "Contact", None, None).await;
     let contacts: Vec<SdkItem> = (0..300)
         .map(|i| simple_item(&format!("c-{i:04}"), i))
@@ -35,7 +41,7 @@ async fn snapshot_and_target(world: &World) -> (String, String) {
     }
     seeded.extend((0..40).map(|i| simple_item(&format!("extra-{i:02}"), i)));
     world.put_items(&target, seeded).await;
-    (source, target)
+    (world, source, target)
 }
 
 fn import_json(world: &World, limit: Option<&str>, extra: &[&str]) -> serde_json::Value {
@@ -62,12 +68,7 @@ fn import_json(world: &World, limit: Option<&str>, extra: &[&str]) -> serde_json
 
 #[tokio::test(flavor = "multi_thread")]
 async fn issue_11_a_plan_sorted_on_disk_writes_and_deletes_what_one_in_memory_does() {
-    let world = World::new(
-        Server::Dynalite,
-        "plandisk",
-        &[("staging", false), ("production", false)],
-    );
-    let (source, target) = snapshot_and_target(&world).await;
+    let (world, source, target) = snapshot_and_target("plandisk").await;
 
     let in_memory = import_json(&world, None, &["--dry-run"]);
     let on_disk = import_json(&world, Some(LOW_LIMIT), &["--dry-run"]);
@@ -102,12 +103,7 @@ async fn issue_11_a_plan_sorted_on_disk_writes_and_deletes_what_one_in_memory_do
 /// OS's reason.
 #[tokio::test(flavor = "multi_thread")]
 async fn issue_11_an_unwritable_temporary_directory_stops_the_plan_before_any_write() {
-    let world = World::new(
-        Server::Dynalite,
-        "plantmp",
-        &[("staging", false), ("production", false)],
-    );
-    let (_, target) = snapshot_and_target(&world).await;
+    let (world, _, target) = snapshot_and_target("plantmp").await;
     let before = {
         let mut items = world.scan_all(&target).await;
         sort_items(&mut items);
