@@ -236,6 +236,84 @@ fn digest_ignores_item_order_and_number_spelling() {
     );
 }
 
+/// Issue 11: on a machine with more CPUs, the lines of each large entry are shared out
+/// to several helper threads (`RTSNAP_LINE_HELPERS` sets how many, so this runs on any
+/// machine). Packing and reading must come to exactly what one thread finds: the same
+/// counts and digests, and a bad line refused at the same line number.
+#[test]
+fn issue_11_lines_shared_by_several_helpers_pack_and_read_like_one_thread() {
+    let ws = Workspace::new();
+    let copy = ws.path("grown");
+    copy_tree(&fixture_dir(), &copy);
+    // Quote's items grown past 1 MiB, the size from which helpers check the lines: the
+    // fixture's lines five times more, each copy with its own ids.
+    let items = copy.join("tables/Quote/items-000001.jsonl");
+    let text = fs::read_to_string(&items).unwrap();
+    let mut grown = text.clone();
+    for n in 1..=5 {
+        for line in text.lines() {
+            let id = format!(r#""id":{{"S":"copy{n}-"#);
+            grown.push_str(&line.replacen(r#""id":{"S":""#, &id, 1));
+            grown.push('\n');
+        }
+    }
+    assert!(grown.len() > 1 << 20, "{} bytes", grown.len());
+    fs::write(&items, &grown).unwrap();
+    let helpers = |n: &str| [("RTSNAP_LINE_HELPERS", n.to_owned())];
+    let run = |args: &[&str], n: &str| {
+        let env = helpers(n);
+        ws.run(args, &[(env[0].0, env[0].1.as_str())])
+    };
+    let packed_tables = |n: &str| {
+        let name = format!("helpers-{n}.rtsnap");
+        let out = run(&["pack", copy.to_str().unwrap(), "-o", &name], n);
+        assert_eq!(out.status.code(), Some(0), "{n} helpers: {}", stderr(&out));
+        let out = run(&["verify", &name, "--identity", "id.txt", "--json"], n);
+        assert_eq!(out.status.code(), Some(0), "{n} helpers: {}", stderr(&out));
+        let out = run(&["inspect", &name, "--identity", "id.txt", "--json"], n);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["tables"].clone()
+    };
+    let one_thread = packed_tables("0");
+    assert_eq!(one_thread["Quote"]["items"], 228 * 6, "{one_thread}");
+    for n in ["1", "3"] {
+        assert_eq!(packed_tables(n), one_thread, "{n} helpers");
+    }
+
+    // A bad number on line 1,000: pack refuses it, and so does a reader of an archive
+    // written without checks (by hand), at that line whatever the helpers.
+    let mut lines: Vec<&str> = grown.lines().collect();
+    lines[999] = r#"{"id":{"S":"bad"},"total":{"N":"1.2.3"}}"#;
+    let bad = lines.join("\n") + "\n";
+    fs::write(&items, &bad).unwrap();
+    let header = fs::read(fixture_dir().join("rtsnap.json")).unwrap();
+    let schema = fs::read(fixture_dir().join("tables/Quote/schema.json")).unwrap();
+    write_raw_archive(
+        &ws,
+        "bad.rtsnap",
+        &[
+            ("rtsnap.json", &header[..]),
+            ("tables/Quote/schema.json", &schema[..]),
+            ("tables/Quote/items-000001.jsonl", bad.as_bytes()),
+        ],
+    );
+    for n in ["0", "1", "3"] {
+        let out = run(&["pack", copy.to_str().unwrap(), "-o", "never.rtsnap"], n);
+        let err = stderr(&out);
+        assert_ne!(out.status.code(), Some(0), "{n} helpers: {err}");
+        assert!(
+            err.contains("items-000001.jsonl line 1000"),
+            "{n} helpers: {err}"
+        );
+        assert!(!ws.path("never.rtsnap").exists(), "{n} helpers");
+        let out = run(&["verify", "bad.rtsnap", "--identity", "id.txt"], n);
+        let err = assert_integrity_failure(&out, &format!("{n} helpers"));
+        assert!(
+            err.contains("items-000001.jsonl line 1000"),
+            "{n} helpers: {err}"
+        );
+    }
+}
+
 /// `{"N":"12.5"}` → `{"N":"125e-1"}`; integers gain a trailing `.0`.
 fn respell_numbers(line: &str) -> String {
     let mut out = String::new();

@@ -1,11 +1,7 @@
 //! Looks at JSONL entries line by line as they stream past, so that item counts and
 //! table digests are computed on the way into (and out of) the archive without a
-//! second pass and without holding an entry in memory.
-
-use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::{Arc, OnceLock};
+//! second pass and without holding an entry in memory. Which thread looks is
+//! `line_threads`' business.
 
 use sha2::{Digest as _, Sha256};
 
@@ -15,7 +11,7 @@ use super::line_hash::LineHasher;
 
 /// A line longer than this is refused: DynamoDB items are at most 400 KB, so anything
 /// far larger is garbage, and refusing it keeps memory bounded.
-const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// What to do with each line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +36,14 @@ pub(crate) struct BlobClaim {
 
 /// Accumulates counts (and for items the digest) over one entry.
 pub(crate) struct LineObserver {
-    mode: LineMode,
+    pub(super) mode: LineMode,
     path: String,
-    partial: Vec<u8>,
+    /// The start of a line whose newline has not come yet.
+    pub(super) partial: Vec<u8>,
     pub(crate) lines: u64,
     pub(crate) digest: TableDigest,
-    error: Option<ArchiveError>,
+    /// The first bad line; once set, later bytes are not looked at.
+    pub(super) error: Option<ArchiveError>,
     hasher: LineHasher,
     pub(crate) claims: Vec<BlobClaim>,
     last_key: Option<String>,
@@ -66,7 +64,7 @@ impl LineObserver {
         }
     }
 
-    fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ArchiveError> {
+    pub(super) fn feed(&mut self, mut bytes: &[u8]) -> Result<(), ArchiveError> {
         while let Some(at) = memchr::memchr(b'\n', bytes) {
             if self.partial.is_empty() {
                 self.line(&bytes[..at])?;
@@ -79,9 +77,36 @@ impl LineObserver {
         }
         self.partial.extend_from_slice(bytes);
         if self.partial.len() > MAX_LINE_BYTES {
-            return Err(self.bad(self.lines + 1, "line longer than 8 MiB".into()));
+            return Err(self.overlong(self.lines + 1));
         }
         Ok(())
+    }
+
+    /// The entry's path in the archive, as errors name it.
+    pub(super) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The error for a line that passed [`MAX_LINE_BYTES`] without ending.
+    pub(super) fn overlong(&self, line: u64) -> ArchiveError {
+        self.bad(line, "line longer than 8 MiB".into())
+    }
+
+    /// Checks one share of an entry from a fresh count, for a helper that sees only
+    /// part of the entry: `head` (the start of the share's first line, carried from
+    /// earlier chunks), then `lines`, which ends with a newline. Returns the share's
+    /// line count and digest, and its first bad line numbered from the share's start.
+    pub(super) fn check_share(
+        &mut self,
+        head: Vec<u8>,
+        lines: &[u8],
+    ) -> (u64, TableDigest, Option<ArchiveError>) {
+        self.partial = head;
+        self.lines = 0;
+        self.digest = TableDigest::default();
+        let error = self.feed(lines).err();
+        self.partial.clear();
+        (self.lines, std::mem::take(&mut self.digest), error)
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), ArchiveError> {
@@ -160,290 +185,7 @@ impl LineObserver {
     }
 
     /// The error that stopped a read, if the observer stopped it.
-    fn take_error(&mut self) -> Option<ArchiveError> {
+    pub(super) fn take_error(&mut self) -> Option<ArchiveError> {
         self.error.take()
-    }
-}
-
-/// Entries at least this large are observed on a helper thread (when the machine has
-/// more than one CPU); smaller ones are not worth a thread.
-const THREAD_MIN_BYTES: u64 = 1 << 20;
-/// The helper thread is handed the entry in chunks of this size…
-const CHUNK_BYTES: usize = 256 * 1024;
-/// …and at most this many chunks wait for it, so memory stays bounded.
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// Runs `body` with a reader over `inner` of which `observer` sees every byte, and
-/// returns `body`'s result, unless the observer rejected a line: that error wins over
-/// whatever it made `body` fail with (on the helper thread the observer may have seen up
-/// to one chunk more than `body` read). The caller still calls [`LineObserver::finish`].
-///
-/// Why a helper thread: hashing every item is as much work as everything else the
-/// calling thread does (reading, hashing the entry, feeding zstd, encrypting), so on two
-/// or more CPUs it runs beside them; the chunks are shared, not copied
-/// (docs/performance.md).
-pub(crate) fn observe<T, E>(
-    observer: Option<&mut LineObserver>,
-    size: u64,
-    inner: &mut dyn Read,
-    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
-) -> Result<Result<T, E>, ArchiveError> {
-    static MANY_CPUS: OnceLock<bool> = OnceLock::new();
-    let many_cpus =
-        *MANY_CPUS.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1));
-    let threaded = size >= THREAD_MIN_BYTES && many_cpus;
-    match observer {
-        Some(observer) if threaded => observe_on_helper(observer, inner, body),
-        observer => {
-            let mut observed = ObservedReader { inner, observer };
-            let result = body(&mut observed);
-            match observed.observer.and_then(LineObserver::take_error) {
-                Some(error) => Err(error),
-                None => Ok(result),
-            }
-        }
-    }
-}
-
-fn observe_on_helper<T, E>(
-    observer: &mut LineObserver,
-    inner: &mut dyn Read,
-    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
-) -> Result<Result<T, E>, ArchiveError> {
-    let rejected = AtomicBool::new(false);
-    let flag = &rejected;
-    let (sender, chunks) = sync_channel::<Arc<Vec<u8>>>(CHUNKS_IN_FLIGHT);
-    std::thread::scope(|scope| {
-        let helper = scope.spawn(move || {
-            for chunk in chunks {
-                if observer.error.is_none() {
-                    if let Err(e) = observer.feed(&chunk) {
-                        observer.error = Some(e);
-                        flag.store(true, Ordering::Release);
-                    }
-                }
-            }
-            observer
-        });
-        let mut tee = TeeReader {
-            inner,
-            sender,
-            chunk: Arc::new(Vec::new()),
-            at: 0,
-            rejected: flag,
-            pending: None,
-        };
-        let result = body(&mut tee);
-        drop(tee); // closes the channel: the helper finishes the queued chunks and ends
-        let Ok(observer) = helper.join() else {
-            return Err(ArchiveError::Invalid(
-                "the line checker stopped unexpectedly".into(),
-            ));
-        };
-        match observer.take_error() {
-            Some(error) => Err(error),
-            None => Ok(result),
-        }
-    })
-}
-
-/// Reads `inner` a chunk at a time, hands each chunk to the helper thread and serves it
-/// to the caller. Stops with an error at the next chunk once the helper rejected a line.
-struct TeeReader<'a> {
-    inner: &'a mut dyn Read,
-    sender: SyncSender<Arc<Vec<u8>>>,
-    chunk: Arc<Vec<u8>>,
-    at: usize,
-    rejected: &'a AtomicBool,
-    /// A read error that came after some bytes of the current chunk.
-    pending: Option<io::Error>,
-}
-
-impl TeeReader<'_> {
-    fn fill(&mut self) -> io::Result<()> {
-        if let Some(error) = self.pending.take() {
-            return Err(error);
-        }
-        if self.rejected.load(Ordering::Acquire) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid line"));
-        }
-        let mut chunk = Vec::with_capacity(CHUNK_BYTES);
-        // On an error, read_to_end keeps what it read before: those bytes are still
-        // served and observed, and the error comes at the next fill.
-        let read = (&mut self.inner)
-            .take(CHUNK_BYTES as u64)
-            .read_to_end(&mut chunk);
-        self.chunk = Arc::new(chunk);
-        self.at = 0;
-        if !self.chunk.is_empty() && self.sender.send(Arc::clone(&self.chunk)).is_err() {
-            return Err(io::Error::other("the line checker stopped"));
-        }
-        match read {
-            Err(error) if self.chunk.is_empty() => Err(error),
-            Err(error) => {
-                self.pending = Some(error);
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-        }
-    }
-}
-
-impl Read for TeeReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.chunk.len() {
-            self.fill()?;
-        }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-/// A reader that shows every byte to an optional observer on the calling thread. When
-/// the observer rejects a line the read fails, and the observer keeps the precise error.
-struct ObservedReader<'a, 'b> {
-    inner: &'b mut dyn Read,
-    observer: Option<&'a mut LineObserver>,
-}
-
-impl Read for ObservedReader<'_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(observer) = self.observer.as_deref_mut() {
-            if let Err(e) = observer.feed(&buf[..n]) {
-                let message = e.to_string();
-                observer.error = Some(e);
-                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
-            }
-        }
-        Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// About 3 MiB of item lines (several helper-thread chunks), with `bad` (if any)
-    /// as line `bad_at`.
-    fn entry(bad: Option<(&str, usize)>) -> Vec<u8> {
-        let mut out = Vec::new();
-        for n in 1..=40_000 {
-            match bad {
-                Some((line, at)) if at == n => out.extend_from_slice(line.as_bytes()),
-                _ => out.extend_from_slice(
-                    format!(r#"{{"id":{{"S":"item-{n}"}},"n":{{"N":"{n}.50"}},"note":{{"S":"seventy-odd bytes of text"}}}}"#)
-                        .as_bytes(),
-                ),
-            }
-            out.push(b'\n');
-        }
-        out
-    }
-
-    /// Observes `data` on the helper thread while the body reads all of it.
-    fn on_helper(data: &[u8]) -> (LineObserver, Result<Result<u64, io::Error>, ArchiveError>) {
-        let mut observer = LineObserver::new(LineMode::Items, "tables/T/items-000001.jsonl");
-        let mut input = data;
-        let result = observe_on_helper(&mut observer, &mut input, |r| io::copy(r, &mut io::sink()));
-        (observer, result)
-    }
-
-    #[test]
-    fn the_helper_thread_counts_and_digests_like_the_calling_thread() {
-        let data = entry(None);
-        assert!(data.len() > 3 * CHUNK_BYTES);
-        let (mut threaded, result) = on_helper(&data);
-        assert_eq!(result.unwrap().unwrap(), data.len() as u64);
-        threaded.finish().unwrap();
-        let mut inline = LineObserver::new(LineMode::Items, "tables/T/items-000001.jsonl");
-        let mut input = &data[..];
-        observe(Some(&mut inline), 0, &mut input, |r| {
-            io::copy(r, &mut io::sink())
-        })
-        .unwrap()
-        .unwrap();
-        inline.finish().unwrap();
-        assert_eq!(
-            (threaded.lines, threaded.digest),
-            (inline.lines, inline.digest)
-        );
-        assert_eq!(threaded.lines, 40_000);
-    }
-
-    #[test]
-    fn a_bad_line_found_on_the_helper_thread_is_the_error_with_its_line_number() {
-        let data = entry(Some((r#"{"id":{"S":"x"},"n":{"N":"1.2.3"}}"#, 31_234)));
-        let (_, result) = on_helper(&data);
-        match result {
-            Err(ArchiveError::BadLine { path, line, reason }) => {
-                assert_eq!(
-                    (path.as_str(), line),
-                    ("tables/T/items-000001.jsonl", 31_234)
-                );
-                assert!(reason.contains("1.2.3"), "{reason}");
-            }
-            other => panic!("expected the bad line, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_missing_last_newline_is_still_refused_after_the_helper_thread() {
-        let mut data = entry(None);
-        data.pop();
-        let (mut observer, result) = on_helper(&data);
-        result.unwrap().unwrap();
-        let err = observer.finish().unwrap_err().to_string();
-        assert!(
-            err.contains("line 40000") && err.contains("no newline"),
-            "{err}"
-        );
-    }
-
-    /// Serves `data`, then fails (like a damaged archive read mid-entry).
-    struct FailsAfter<'a>(&'a [u8]);
-
-    impl Read for FailsAfter<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Err(io::Error::other("the disk went away"));
-            }
-            let n = buf.len().min(self.0.len()).min(10_000);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn bytes_read_before_an_error_are_served_and_observed_then_the_error() {
-        let data = entry(None);
-        let cut = CHUNK_BYTES * 2 + 12_345; // mid-chunk
-        let mut observer = LineObserver::new(LineMode::Items, "tables/T/items-000001.jsonl");
-        let mut input = FailsAfter(&data[..cut]);
-        let mut served = Vec::new();
-        let result = observe_on_helper(&mut observer, &mut input, |r| r.read_to_end(&mut served));
-        let error = result.unwrap().unwrap_err();
-        assert_eq!(error.to_string(), "the disk went away");
-        assert_eq!(served, &data[..cut]);
-        let whole_lines = data[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
-        assert_eq!(observer.lines, whole_lines);
-    }
-
-    #[test]
-    fn a_body_that_stops_early_ends_the_helper_thread_and_keeps_its_own_error() {
-        let data = entry(None);
-        let mut observer = LineObserver::new(LineMode::Items, "tables/T/items-000001.jsonl");
-        let mut input = &data[..];
-        let result = observe_on_helper(&mut observer, &mut input, |r| {
-            let mut first = vec![0u8; 100_000];
-            r.read_exact(&mut first)?;
-            Err::<(), io::Error>(io::Error::other("the archive's disk is full"))
-        });
-        let body_error = result.unwrap().unwrap_err();
-        assert_eq!(body_error.to_string(), "the archive's disk is full");
-        assert!(observer.lines > 0 && observer.lines < 40_000);
     }
 }

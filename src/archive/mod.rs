@@ -17,6 +17,7 @@ pub mod item;
 pub mod layout;
 pub mod limits;
 mod line_hash;
+mod line_threads;
 mod lines;
 #[cfg(test)]
 mod random_items;
@@ -35,5 +36,6 @@ pub use header::{Header, Manifest, SourceInfo, FORMAT_VERSION};
 pub use item::{item_to_json, parse_export_line, parse_item, AttrValue, Item};
 pub use layout::EntryKind;
 pub use line_hash::LineHasher;
+pub use line_threads::{set_line_helpers, MAX_SET_HELPERS};
 pub use reader::{parse_header, EntryView, SnapshotReader, VerifiedSnapshot};
 pub use writer::SnapshotWriter;

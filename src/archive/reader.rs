@@ -18,7 +18,8 @@ use super::error::ArchiveError;
 use super::hashing::HashingReader;
 use super::header::{Header, Manifest, ManifestEntry, FORMAT_NAME, FORMAT_VERSION};
 use super::layout::{order_key, EntryKind, HEADER_PATH};
-use super::lines::{observe, LineMode, LineObserver};
+use super::line_threads::observe;
+use super::lines::{LineMode, LineObserver};
 
 /// The header and manifest are small documents; anything larger is not ours.
 const MAX_DOCUMENT_BYTES: u64 = 64 * 1024 * 1024;

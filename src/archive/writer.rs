@@ -20,7 +20,8 @@ use super::header::{
 };
 use super::item::{item_to_json, Item};
 use super::layout::{items_path, order_key, schema_path, EntryKind, HEADER_PATH, MANIFEST_PATH};
-use super::lines::{observe, LineMode, LineObserver};
+use super::line_threads::observe;
+use super::lines::{LineMode, LineObserver};
 
 type Compressed<W> = zstd::Encoder<'static, age::stream::StreamWriter<W>>;
 

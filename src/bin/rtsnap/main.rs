@@ -36,6 +36,7 @@ fn main() -> ExitCode {
     };
     let json = cli.json;
     init_logging(cli.verbose, cli.quiet);
+    line_helpers_from_env();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -363,6 +364,26 @@ fn init_logging(verbose: bool, quiet: bool) {
         .with_writer(|| MaskedStderr)
         .with_target(false)
         .try_init();
+}
+
+/// `RTSNAP_LINE_HELPERS=N`: threads that check and hash each large entry's lines
+/// (default: one fewer than the CPUs, at most 3). For measuring on a small machine what
+/// a larger one does (scripts/pack-threads.sh) and for the tests; a bad value is
+/// reported and the default kept.
+fn line_helpers_from_env() {
+    let Ok(value) = std::env::var("RTSNAP_LINE_HELPERS") else {
+        return;
+    };
+    match value.trim().parse::<usize>() {
+        Ok(n) if n <= rtsnap::archive::MAX_SET_HELPERS => {
+            rtsnap::archive::set_line_helpers(n);
+        }
+        _ => tracing::warn!(
+            %value,
+            "RTSNAP_LINE_HELPERS is not a count from 0 to {}; using the default",
+            rtsnap::archive::MAX_SET_HELPERS
+        ),
+    }
 }
 
 /// stderr, with every line passed through the secret mask.

@@ -1,0 +1,764 @@
+//! Which thread checks and hashes an entry's lines while the entry streams into (or out
+//! of) the archive: the calling thread for small entries, helper threads for the rest.
+//!
+//! Why helpers: checking and hashing every item costs about as much as everything else
+//! the calling thread does (reading, hashing the entry, feeding zstd, encrypting). On
+//! the 1 GiB pack data set it is ~1.5 CPU-s against the calling thread's ~1.3
+//! (docs/performance.md § Where the time goes), so one helper puts it beside the calling
+//! thread on two CPUs. On more CPUs one helper would be the longest chain of work of a
+//! pack (longer than the stock pipeline's busiest zstd worker), so the lines are shared
+//! out to up to [`MAX_HELPERS`] helpers and the extra cores take the extra hashing.
+//!
+//! Sharing out is possible because what the lines yield is order-independent: a count
+//! and a digest that is a sum (docs/format.md § table digest). The calling thread cuts
+//! the stream into shares of whole lines, helpers check them in any order, and the
+//! results are added in entry order, which also numbers a bad line within the entry.
+//! The asset manifest is ordered (each key must follow the last), so it keeps one
+//! helper. No crate is used for the pool: it is a queue, a few scoped threads and a
+//! results channel from std, and the splitting by lines is this format's own.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::canonical::TableDigest;
+use super::error::ArchiveError;
+use super::lines::{LineMode, LineObserver, MAX_LINE_BYTES};
+
+/// Entries at least this large are observed on helper threads (when the machine has
+/// more than one CPU); smaller ones are not worth a thread.
+const THREAD_MIN_BYTES: u64 = 1 << 20;
+/// Helpers are handed the entry in chunks of this size…
+const CHUNK_BYTES: usize = 256 * 1024;
+/// …and at most this many chunks wait per helper, so memory stays bounded.
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// At most this many helpers per entry. Beyond three the calling thread's own work
+/// (~1.3 CPU-s per GiB packed: reading, the entry's SHA-256, tar, encryption) is the
+/// longer chain, so a fourth would only wait.
+const MAX_HELPERS: usize = 3;
+
+/// The most helpers [`set_line_helpers`] accepts.
+pub const MAX_SET_HELPERS: usize = 8;
+
+static HELPERS: OnceLock<usize> = OnceLock::new();
+
+/// Sets the helpers per large entry for this process (0: the calling thread checks
+/// every line), in place of the count [`helpers_for_this_machine`] would choose; at most
+/// [`MAX_SET_HELPERS`]. For measurements and tests (the binary's
+/// `RTSNAP_LINE_HELPERS`): a machine with two CPUs can then run, and a test can prove,
+/// what a larger one does. Only the first call counts, and only before any entry was
+/// read or written; returns whether it counted.
+pub fn set_line_helpers(helpers: usize) -> bool {
+    HELPERS.set(helpers.min(MAX_SET_HELPERS)).is_ok()
+}
+
+/// Helpers for one large entry: none on one CPU, else one fewer than the CPUs (the
+/// calling thread keeps one busy), at most [`MAX_HELPERS`]; or what
+/// [`set_line_helpers`] said.
+fn helpers_for_this_machine() -> usize {
+    *HELPERS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.saturating_sub(1).min(MAX_HELPERS)
+    })
+}
+
+/// Runs `body` with a reader over `inner` of which `observer` sees every byte, and
+/// returns `body`'s result, unless the observer rejected a line: that error wins over
+/// whatever it made `body` fail with (on helper threads the observer may have seen a
+/// few chunks more than `body` read). The caller still calls [`LineObserver::finish`].
+pub(crate) fn observe<T, E>(
+    observer: Option<&mut LineObserver>,
+    size: u64,
+    inner: &mut dyn Read,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
+) -> Result<Result<T, E>, ArchiveError> {
+    let helpers = if size >= THREAD_MIN_BYTES {
+        helpers_for_this_machine()
+    } else {
+        0
+    };
+    match observer {
+        Some(observer) if helpers > 0 => {
+            observe_on_helpers(observer, inner, body, helpers, CHUNK_BYTES)
+        }
+        observer => {
+            let mut observed = ObservedReader { inner, observer };
+            let result = body(&mut observed);
+            match observed.observer.and_then(LineObserver::take_error) {
+                Some(error) => Err(error),
+                None => Ok(result),
+            }
+        }
+    }
+}
+
+/// [`observe`] on `helpers` threads (one for the ordered asset manifest), reading
+/// `inner` in chunks of `chunk_bytes`.
+fn observe_on_helpers<T, E>(
+    observer: &mut LineObserver,
+    inner: &mut dyn Read,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
+    helpers: usize,
+    chunk_bytes: usize,
+) -> Result<Result<T, E>, ArchiveError> {
+    if helpers <= 1 || observer.mode == LineMode::Assets {
+        observe_on_one_helper(observer, inner, body, chunk_bytes)
+    } else {
+        observe_on_shares(observer, inner, body, helpers, chunk_bytes)
+    }
+}
+
+/// Helpers carry a name, so that `top -H` and `perf` (scripts/pack-threads.sh) can tell
+/// them from zstd's workers and the calling thread.
+fn helper_thread() -> std::thread::Builder {
+    std::thread::Builder::new().name("rtsnap-lines".into())
+}
+
+fn helper_stopped() -> ArchiveError {
+    ArchiveError::Invalid("the line checker stopped unexpectedly".into())
+}
+
+/// One helper sees every chunk in order, exactly as the calling thread would.
+fn observe_on_one_helper<T, E>(
+    observer: &mut LineObserver,
+    inner: &mut dyn Read,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
+    chunk_bytes: usize,
+) -> Result<Result<T, E>, ArchiveError> {
+    let rejected = AtomicBool::new(false);
+    let flag = &rejected;
+    let (sender, chunks) = sync_channel::<Arc<Vec<u8>>>(CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let helper = helper_thread().spawn_scoped(scope, move || {
+            for chunk in chunks {
+                if observer.error.is_none() {
+                    if let Err(e) = observer.feed(&chunk) {
+                        observer.error = Some(e);
+                        flag.store(true, Ordering::Release);
+                    }
+                }
+            }
+            observer
+        });
+        let helper = helper.map_err(ArchiveError::io("starting a line checker thread"))?;
+        let mut tee = TeeReader::new(inner, sender, flag, chunk_bytes);
+        let result = body(&mut tee);
+        drop(tee); // closes the channel: the helper finishes the queued chunks and ends
+        let observer = helper.join().map_err(|_| helper_stopped())?;
+        match observer.take_error() {
+            Some(error) => Err(error),
+            None => Ok(result),
+        }
+    })
+}
+
+/// Several helpers check shares of whole lines; their counts and digests are added in
+/// entry order.
+fn observe_on_shares<T, E>(
+    observer: &mut LineObserver,
+    inner: &mut dyn Read,
+    body: impl FnOnce(&mut dyn Read) -> Result<T, E>,
+    helpers: usize,
+    chunk_bytes: usize,
+) -> Result<Result<T, E>, ArchiveError> {
+    let rejected = AtomicBool::new(false);
+    let flag = &rejected;
+    let (sender, shares) = sync_channel::<Share>(CHUNKS_IN_FLIGHT * helpers);
+    // Shared by the helpers alone: if every one of them stopped, the queue's receiver
+    // is dropped and the tee's next send fails instead of waiting forever.
+    let shares = Arc::new(Mutex::new(shares));
+    let (results, checked) = channel::<Checked>();
+    let mode = observer.mode;
+    let path = observer.path().to_owned();
+    std::thread::scope(|scope| {
+        let workers = (0..helpers)
+            .map(|_| {
+                let (shares, results) = (Arc::clone(&shares), results.clone());
+                let checker = LineObserver::new(mode, &path);
+                helper_thread().spawn_scoped(scope, move || {
+                    check_shares(checker, &shares, &results, flag)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ArchiveError::io("starting a line checker thread"))?;
+        drop((shares, results));
+        let splitter = Splitter {
+            sender,
+            carry: Vec::new(),
+            next: 0,
+            rejected: flag,
+        };
+        let mut tee = TeeReader::new(inner, splitter, flag, chunk_bytes);
+        let result = body(&mut tee);
+        let TeeReader { sink, .. } = tee;
+        let carry = sink.finish(); // closes the queue: the helpers end once it is empty
+        for worker in workers {
+            worker.join().map_err(|_| helper_stopped())?;
+        }
+        add_in_entry_order(observer, &checked)?;
+        if observer.error.is_none() {
+            observer.partial = carry;
+        }
+        match observer.take_error() {
+            Some(error) => Err(error),
+            None => Ok(result),
+        }
+    })
+}
+
+/// A helper's loop: takes shares from the queue until it closes.
+fn check_shares(
+    mut checker: LineObserver,
+    shares: &Mutex<Receiver<Share>>,
+    results: &Sender<Checked>,
+    rejected: &AtomicBool,
+) {
+    loop {
+        // The lock is held only while waiting for the next share.
+        let next = match shares.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return, // another helper panicked; its join reports it
+        };
+        let Ok(share) = next else { return };
+        let checked = match share.work {
+            Work::Lines { head, chunk, end } => {
+                let (lines, digest, error) = checker.check_share(head, &chunk[..end]);
+                Checked {
+                    index: share.index,
+                    lines,
+                    digest,
+                    error,
+                }
+            }
+            Work::Overlong => Checked {
+                index: share.index,
+                lines: 0,
+                digest: TableDigest::default(),
+                error: Some(checker.overlong(1)),
+            },
+        };
+        if checked.error.is_some() {
+            rejected.store(true, Ordering::Release);
+        }
+        if results.send(checked).is_err() {
+            return;
+        }
+    }
+}
+
+/// Adds the helpers' results to `observer` in entry order, up to the first bad line,
+/// which is renumbered from its share's start to the entry's.
+fn add_in_entry_order(
+    observer: &mut LineObserver,
+    checked: &Receiver<Checked>,
+) -> Result<(), ArchiveError> {
+    let mut all: Vec<Checked> = checked.try_iter().collect();
+    all.sort_unstable_by_key(|c| c.index);
+    for (expected, share) in all.into_iter().enumerate() {
+        if share.index != expected {
+            return Err(helper_stopped()); // a share was lost: never trust a partial count
+        }
+        let before = observer.lines;
+        // As on one thread, the lines before a bad one are counted.
+        observer.lines += share.lines;
+        observer.digest.merge(&share.digest);
+        if let Some(mut error) = share.error {
+            if let ArchiveError::BadLine { line, .. } = &mut error {
+                *line += before;
+            }
+            observer.error = Some(error);
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// One share of an entry, numbered in entry order.
+struct Share {
+    index: usize,
+    work: Work,
+}
+
+enum Work {
+    /// Whole lines: `head` (the start of the first line, from earlier chunks), then
+    /// `chunk[..end]`, which ends with a newline.
+    Lines {
+        head: Vec<u8>,
+        chunk: Arc<Vec<u8>>,
+        end: usize,
+    },
+    /// A line grew past [`MAX_LINE_BYTES`] without ending: the share's first line is bad.
+    Overlong,
+}
+
+/// What a helper found in one share.
+struct Checked {
+    index: usize,
+    lines: u64,
+    digest: TableDigest,
+    error: Option<ArchiveError>,
+}
+
+/// Where the tee sends each chunk it reads.
+trait ChunkSink {
+    /// Takes the next chunk; false once nobody is checking any more.
+    fn take(&mut self, chunk: &Arc<Vec<u8>>) -> bool;
+}
+
+impl ChunkSink for SyncSender<Arc<Vec<u8>>> {
+    fn take(&mut self, chunk: &Arc<Vec<u8>>) -> bool {
+        self.send(Arc::clone(chunk)).is_ok()
+    }
+}
+
+/// Cuts the chunks into shares of whole lines: a share ends at its chunk's last
+/// newline, and the rest (the start of a line) is carried into the next share.
+struct Splitter<'a> {
+    sender: SyncSender<Share>,
+    carry: Vec<u8>,
+    next: usize,
+    rejected: &'a AtomicBool,
+}
+
+impl Splitter<'_> {
+    fn send(&mut self, work: Work) -> bool {
+        let share = Share {
+            index: self.next,
+            work,
+        };
+        self.next += 1;
+        self.sender.send(share).is_ok()
+    }
+
+    /// Closes the queue and returns the bytes after the last newline (a last line
+    /// without one, which [`LineObserver::finish`] refuses).
+    fn finish(self) -> Vec<u8> {
+        self.carry
+    }
+}
+
+impl ChunkSink for Splitter<'_> {
+    fn take(&mut self, chunk: &Arc<Vec<u8>>) -> bool {
+        match memchr::memrchr(b'\n', chunk) {
+            Some(last) => {
+                let head = std::mem::take(&mut self.carry);
+                self.carry.extend_from_slice(&chunk[last + 1..]);
+                let work = Work::Lines {
+                    head,
+                    chunk: Arc::clone(chunk),
+                    end: last + 1,
+                };
+                if !self.send(work) {
+                    return false;
+                }
+            }
+            None => self.carry.extend_from_slice(chunk),
+        }
+        if self.carry.len() > MAX_LINE_BYTES {
+            // As on one thread: the line is refused once it passes the limit at the
+            // end of a chunk, and nothing after it is looked at.
+            self.carry = Vec::new();
+            self.rejected.store(true, Ordering::Release);
+            return self.send(Work::Overlong);
+        }
+        true
+    }
+}
+
+/// Reads `inner` a chunk at a time, hands each chunk to the helper(s) and serves it to
+/// the caller. Stops with an error at the next chunk once a helper rejected a line.
+struct TeeReader<'a, S: ChunkSink> {
+    inner: &'a mut dyn Read,
+    sink: S,
+    chunk: Arc<Vec<u8>>,
+    at: usize,
+    rejected: &'a AtomicBool,
+    /// A read error that came after some bytes of the current chunk.
+    pending: Option<io::Error>,
+    chunk_bytes: usize,
+}
+
+impl<'a, S: ChunkSink> TeeReader<'a, S> {
+    fn new(inner: &'a mut dyn Read, sink: S, rejected: &'a AtomicBool, chunk_bytes: usize) -> Self {
+        TeeReader {
+            inner,
+            sink,
+            chunk: Arc::new(Vec::new()),
+            at: 0,
+            rejected,
+            pending: None,
+            chunk_bytes,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if let Some(error) = self.pending.take() {
+            return Err(error);
+        }
+        if self.rejected.load(Ordering::Acquire) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid line"));
+        }
+        let mut chunk = Vec::with_capacity(self.chunk_bytes);
+        // On an error, read_to_end keeps what it read before: those bytes are still
+        // served and observed, and the error comes at the next fill.
+        let read = (&mut self.inner)
+            .take(self.chunk_bytes as u64)
+            .read_to_end(&mut chunk);
+        self.chunk = Arc::new(chunk);
+        self.at = 0;
+        if !self.chunk.is_empty() && !self.sink.take(&self.chunk) {
+            return Err(io::Error::other("the line checker stopped"));
+        }
+        match read {
+            Err(error) if self.chunk.is_empty() => Err(error),
+            Err(error) => {
+                self.pending = Some(error);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+}
+
+impl<S: ChunkSink> Read for TeeReader<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.chunk.len() {
+            self.fill()?;
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// A reader that shows every byte to an optional observer on the calling thread. When
+/// the observer rejects a line the read fails, and the observer keeps the precise error.
+struct ObservedReader<'a, 'b> {
+    inner: &'b mut dyn Read,
+    observer: Option<&'a mut LineObserver>,
+}
+
+impl Read for ObservedReader<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(observer) = self.observer.as_deref_mut() {
+            if let Err(e) = observer.feed(&buf[..n]) {
+                let message = e.to_string();
+                observer.error = Some(e);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str = "tables/T/items-000001.jsonl";
+
+    /// About 3 MiB of item lines (several chunks), with `bad` (if any) as line `bad_at`.
+    fn entry(bad: Option<(&str, usize)>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for n in 1..=40_000 {
+            match bad {
+                Some((line, at)) if at == n => out.extend_from_slice(line.as_bytes()),
+                _ => out.extend_from_slice(
+                    format!(r#"{{"id":{{"S":"item-{n}"}},"n":{{"N":"{n}.50"}},"note":{{"S":"seventy-odd bytes of text"}}}}"#)
+                        .as_bytes(),
+                ),
+            }
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// Every way the helpers are set up in these tests: one helper in order, or shares
+    /// for two and three, with the real chunk size and with chunks small enough that
+    /// lines span several of them.
+    const SETUPS: [(usize, usize); 6] = [
+        (1, CHUNK_BYTES),
+        (2, CHUNK_BYTES),
+        (3, CHUNK_BYTES),
+        (1, 97),
+        (2, 97),
+        (3, 4096),
+    ];
+
+    type Outcome<T> = Result<Result<T, io::Error>, ArchiveError>;
+
+    /// Observes `data` with `body` on the calling thread, as small entries are.
+    fn inline<T>(
+        mode: LineMode,
+        data: &[u8],
+        body: impl FnOnce(&mut dyn Read) -> Result<T, io::Error>,
+    ) -> (LineObserver, Outcome<T>) {
+        let mut observer = LineObserver::new(mode, PATH);
+        let mut input = data;
+        let result = observe(Some(&mut observer), 0, &mut input, body);
+        (observer, result)
+    }
+
+    /// Observes everything `input` serves on `helpers` helpers, the body reading it all.
+    fn on_helpers(
+        mode: LineMode,
+        input: &mut dyn Read,
+        (helpers, chunk): (usize, usize),
+    ) -> (LineObserver, Outcome<u64>) {
+        let mut observer = LineObserver::new(mode, PATH);
+        let result = observe_on_helpers(
+            &mut observer,
+            input,
+            |r| io::copy(r, &mut io::sink()),
+            helpers,
+            chunk,
+        );
+        (observer, result)
+    }
+
+    /// What an observation came to, comparable across threads: the outcome (bytes read,
+    /// or the error's text) and, after `finish`, the count and digest or its error.
+    fn summary(
+        (mut observer, result): (LineObserver, Outcome<u64>),
+    ) -> (Result<String, String>, Result<(u64, TableDigest), String>) {
+        let outcome = match result {
+            Ok(Ok(n)) => Ok(format!("{n} bytes")),
+            Ok(Err(e)) => Err(format!("body: {e}")),
+            Err(e) => Err(format!("observer: {e}")),
+        };
+        let totals = observer
+            .finish()
+            .map(|()| (observer.lines, observer.digest))
+            .map_err(|e| e.to_string());
+        (outcome, totals)
+    }
+
+    #[test]
+    fn helpers_count_and_digest_like_the_calling_thread() {
+        for mode in [LineMode::Items, LineMode::Json] {
+            let data = entry(None);
+            assert!(data.len() > 3 * CHUNK_BYTES);
+            let expected = summary(inline(mode, &data, |r| io::copy(r, &mut io::sink())));
+            assert_eq!(expected.1.as_ref().unwrap().0, 40_000);
+            assert_ne!(expected.1.as_ref().unwrap().1, TableDigest::default());
+            for setup in SETUPS {
+                let got = summary(on_helpers(mode, &mut &data[..], setup));
+                assert_eq!(got, expected, "{mode:?} on {setup:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_line_found_by_a_helper_is_the_error_with_its_line_number() {
+        for at in [1, 2, 3_333, 31_234, 39_999, 40_000] {
+            let data = entry(Some((r#"{"id":{"S":"x"},"n":{"N":"1.2.3"}}"#, at)));
+            for setup in SETUPS {
+                let (_, result) = on_helpers(LineMode::Items, &mut &data[..], setup);
+                match result {
+                    Err(ArchiveError::BadLine { path, line, reason }) => {
+                        assert_eq!((path.as_str(), line), (PATH, at as u64), "{setup:?}");
+                        assert!(reason.contains("1.2.3"), "{reason}");
+                    }
+                    other => panic!("expected line {at} on {setup:?}, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn of_two_bad_lines_the_first_in_the_entry_is_the_error() {
+        // The later one sits in an earlier-finishing share as often as not.
+        let mut data = entry(Some(("not json", 20_000)));
+        let tail = entry(Some(("{}", 7)));
+        data.extend_from_slice(&tail);
+        for setup in SETUPS {
+            let (_, result) = on_helpers(LineMode::Items, &mut &data[..], setup);
+            match result {
+                Err(ArchiveError::BadLine { line, .. }) => assert_eq!(line, 20_000, "{setup:?}"),
+                other => panic!("expected line 20000 on {setup:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_missing_last_newline_is_still_refused_after_the_helpers() {
+        let mut data = entry(None);
+        data.pop();
+        for setup in SETUPS {
+            let (outcome, totals) = summary(on_helpers(LineMode::Items, &mut &data[..], setup));
+            assert!(outcome.is_ok(), "{outcome:?}");
+            let err = totals.unwrap_err();
+            assert!(
+                err.contains("line 40000") && err.contains("no newline"),
+                "{setup:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_past_eight_mib_is_refused_at_its_number_on_every_thread() {
+        let mut data = entry(None);
+        // Past the limit by more than a chunk, so it is passed at the end of some read
+        // whatever the chunk size (a line just over it may end in the same read).
+        data.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 2 * CHUNK_BYTES));
+        data.extend_from_slice(b"\n{}\n");
+        let expected = summary(inline(LineMode::Items, &data, |r| {
+            io::copy(r, &mut io::sink())
+        }));
+        assert!(
+            matches!(&expected.0, Err(e) if e.contains("line 40001") && e.contains("8 MiB")),
+            "{expected:?}"
+        );
+        for setup in [(1, CHUNK_BYTES), (2, CHUNK_BYTES), (3, 100_000)] {
+            let (_, result) = on_helpers(LineMode::Items, &mut &data[..], setup);
+            let error = result.map(|_| ()).unwrap_err().to_string();
+            assert!(
+                error.contains("line 40001") && error.contains("8 MiB"),
+                "{setup:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_asset_manifest_stays_in_order_with_many_helpers() {
+        let line = |key: &str| {
+            format!(
+                r#"{{"key":"{key}","size":1,"etag":"\"e\"","sha256":"{}","last_modified":"2025-08-12T09:30:00Z"}}"#,
+                "a".repeat(64)
+            )
+        };
+        let mut data = String::new();
+        for n in 0..20_000 {
+            data.push_str(&line(&format!("k{n:06}")));
+            data.push('\n');
+        }
+        data.push_str(&line("k000005"));
+        data.push('\n');
+        for setup in [(3, 4096), (3, CHUNK_BYTES)] {
+            let (_, result) = on_helpers(LineMode::Assets, &mut data.as_bytes(), setup);
+            let error = result.map(|_| ()).unwrap_err().to_string();
+            assert!(
+                error.contains("line 20001") && error.contains("out of order"),
+                "{setup:?}: {error}"
+            );
+        }
+    }
+
+    /// Serves `data`, then fails (like a damaged archive read mid-entry).
+    struct FailsAfter<'a>(&'a [u8]);
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.0.len()).min(10_000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn bytes_read_before_an_error_are_served_and_observed_then_the_error() {
+        let data = entry(None);
+        let cut = CHUNK_BYTES * 2 + 12_345; // mid-chunk
+        let whole_lines = data[..cut].iter().filter(|&&b| b == b'\n').count() as u64;
+        for (helpers, chunk) in SETUPS {
+            let mut observer = LineObserver::new(LineMode::Items, PATH);
+            let mut input = FailsAfter(&data[..cut]);
+            let mut served = Vec::new();
+            let result = observe_on_helpers(
+                &mut observer,
+                &mut input,
+                |r| r.read_to_end(&mut served),
+                helpers,
+                chunk,
+            );
+            let error = result.unwrap().unwrap_err();
+            assert_eq!(error.to_string(), "the disk went away");
+            assert_eq!(served, &data[..cut]);
+            assert_eq!(observer.lines, whole_lines, "{helpers} helpers");
+            assert!(observer.finish().is_err(), "the cut line is incomplete");
+        }
+    }
+
+    #[test]
+    fn a_body_that_stops_early_ends_the_helpers_and_keeps_its_own_error() {
+        let data = entry(None);
+        for (helpers, chunk) in SETUPS {
+            let mut observer = LineObserver::new(LineMode::Items, PATH);
+            let mut input = &data[..];
+            let result = observe_on_helpers(
+                &mut observer,
+                &mut input,
+                |r| {
+                    let mut first = vec![0u8; 100_000];
+                    r.read_exact(&mut first)?;
+                    Err::<(), io::Error>(io::Error::other("the archive's disk is full"))
+                },
+                helpers,
+                chunk,
+            );
+            let body_error = result.unwrap().unwrap_err();
+            assert_eq!(body_error.to_string(), "the archive's disk is full");
+            assert!(
+                observer.lines > 0 && observer.lines < 40_000,
+                "{helpers} helpers"
+            );
+        }
+    }
+
+    /// A proptest (fixed seed, 512 cases): entries of valid, bad, blank and long lines,
+    /// with or without a last newline, cut into chunks of any size and shared by one to
+    /// four helpers, come to exactly what the calling thread finds: outcome, error text
+    /// (line number included), count and digest.
+    #[test]
+    fn any_entry_on_any_helpers_equals_the_calling_thread() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRng, TestRunner};
+        let kinds = prop::collection::vec(0u8..20, 0..400);
+        let cases = (kinds, any::<bool>(), 1usize..5, 1usize..700);
+        let config = Config {
+            cases: 512,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        let rng = TestRng::deterministic_rng(config.rng_algorithm);
+        let mut runner = TestRunner::new_with_rng(config, rng);
+        let outcome = runner.run(&cases, |(kinds, last_newline, helpers, chunk)| {
+            let mut data = Vec::new();
+            for (n, kind) in kinds.iter().enumerate() {
+                let line = match kind {
+                    0 => "not json".to_owned(),
+                    1 => "   ".to_owned(),
+                    2 => format!(r#"{{"id":{{"S":"{}"}}}}"#, "long ".repeat(200 + n)),
+                    _ => format!(r#"{{"id":{{"S":"i{n}"}},"k":{{"N":"{kind}"}}}}"#),
+                };
+                data.extend_from_slice(line.as_bytes());
+                data.push(b'\n');
+            }
+            if !last_newline {
+                data.pop();
+            }
+            let expected = summary(inline(LineMode::Items, &data, |r| {
+                io::copy(r, &mut io::sink())
+            }));
+            let got = summary(on_helpers(
+                LineMode::Items,
+                &mut &data[..],
+                (helpers, chunk),
+            ));
+            // Where a line is bad the body's error differs by design (the tee stops
+            // reading), but the observer's error, which wins, must be the same.
+            prop_assert_eq!(got, expected);
+            Ok(())
+        });
+        if let Err(failure) = outcome {
+            panic!("{failure}");
+        }
+    }
+}
