@@ -3,11 +3,12 @@
 //!
 //! Why helpers: checking and hashing every item costs about as much as everything else
 //! the calling thread does (reading, hashing the entry, feeding zstd, encrypting). On
-//! the 1 GiB pack data set it is ~1.5 CPU-s against the calling thread's ~1.3
-//! (docs/performance.md § Where the time goes), so one helper puts it beside the calling
-//! thread on two CPUs. On more CPUs one helper would be the longest chain of work of a
-//! pack (longer than the stock pipeline's busiest zstd worker), so the lines are shared
-//! out to up to [`MAX_HELPERS`] helpers and the extra cores take the extra hashing.
+//! the 1 GiB pack data set it is ~1.5 CPU-s against the calling thread's ~1.4
+//! (docs/performance.md § Pack on more CPUs than this machine has), so one helper puts
+//! it beside the calling thread on two CPUs. On more CPUs one helper would be a pack's
+//! longest chain of work (about as long as the stock pipeline's busiest zstd worker),
+//! so the lines are shared out to up to [`MAX_HELPERS`] helpers and the extra cores take
+//! the extra hashing.
 //!
 //! Sharing out is possible because what the lines yield is order-independent: a count
 //! and a digest that is a sum (docs/format.md § table digest). The calling thread cuts
@@ -34,7 +35,7 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// …and at most this many chunks wait per helper, so memory stays bounded.
 const CHUNKS_IN_FLIGHT: usize = 4;
 /// At most this many helpers per entry. Beyond three the calling thread's own work
-/// (~1.3 CPU-s per GiB packed: reading, the entry's SHA-256, tar, encryption) is the
+/// (~1.4 CPU-s per GiB packed: reading, the entry's SHA-256, tar, encryption) is the
 /// longer chain, so a fourth would only wait.
 const MAX_HELPERS: usize = 3;
 
