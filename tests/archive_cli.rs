@@ -278,6 +278,17 @@ fn issue_11_lines_shared_by_several_helpers_pack_and_read_like_one_thread() {
     for n in ["1", "3"] {
         assert_eq!(packed_tables(n), one_thread, "{n} helpers");
     }
+    // A value that is not a count is reported, and the default used.
+    let out = run(
+        &["pack", copy.to_str().unwrap(), "-o", "default.rtsnap"],
+        "many",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("RTSNAP_LINE_HELPERS is not a count from 0 to 8"),
+        "{}",
+        stderr(&out)
+    );
 
     // A bad number on line 1,000: pack refuses it, and so does a reader of an archive
     // written without checks (by hand), at that line whatever the helpers.

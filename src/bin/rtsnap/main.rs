@@ -9,14 +9,16 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
+mod import;
 mod render;
 mod render_analyze;
 mod render_check;
+mod setup;
 mod terminal;
 
 use args::{Cli, Command};
 
-use render::{export_text, import_text, list_text, sidecar_text, verify_text};
+use render::{export_text, list_text, sidecar_text, verify_text};
 use rtsnap::config::Config;
 use rtsnap::error::{exit, Error};
 use serde::Serialize;
@@ -35,8 +37,8 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
-    init_logging(cli.verbose, cli.quiet);
-    line_helpers_from_env();
+    setup::init_logging(cli.verbose, cli.quiet);
+    setup::line_helpers_from_env();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -178,9 +180,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 yes,
                 backup_label: "pre-import",
                 rollback_of: None,
-                temp_password: temp_password(),
+                temp_password: import::temp_password(),
             };
-            run_import(&globals, &out, Some(file), &target, options)
+            import::run_import(&globals, &out, Some(file), &target, options)
         }
         Command::Rollback { env, confirm, yes } => {
             let options = rtsnap::command::import::ImportOptions {
@@ -190,10 +192,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 // A rollback is exact: users and objects the import added are removed again.
                 prune_users: true,
                 prune_assets: true,
-                temp_password: temp_password(),
+                temp_password: import::temp_password(),
                 ..Default::default()
             };
-            run_import(&globals, &out, None, &env, options)
+            import::run_import(&globals, &out, None, &env, options)
         }
         Command::Pack {
             dir,
@@ -258,7 +260,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let config = Config::discover(cli.config.as_deref())?;
             let environment = config.environment(&env)?;
-            let file = resolve_snapshot(&file, &config.snapshot_dir());
+            let file = import::resolve_snapshot(&file, &config.snapshot_dir());
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
             let report = runtime()?.block_on(rtsnap::command::verify::verify_against(
                 &file,
@@ -301,7 +303,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Check { source, suggest } => {
             let config = Config::discover(cli.config.as_deref())?;
-            let snapshot = resolve_snapshot(Path::new(&source), &config.snapshot_dir());
+            let snapshot = import::resolve_snapshot(Path::new(&source), &config.snapshot_dir());
             let is_file = snapshot.exists() || source.ends_with(".rtsnap");
             let key;
             let environment;
@@ -348,60 +350,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Logs go to stderr, masked. `-v` shows rtsnap's info lines; `RUST_LOG` overrides.
-fn init_logging(verbose: bool, quiet: bool) {
-    let default = if quiet {
-        "error"
-    } else if verbose {
-        "rtsnap=info,warn"
-    } else {
-        "warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(|| MaskedStderr)
-        .with_target(false)
-        .try_init();
-}
-
-/// `RTSNAP_LINE_HELPERS=N`: threads that check and hash each large entry's lines
-/// (default: one fewer than the CPUs, at most 3). For measuring on a small machine what
-/// a larger one does (scripts/pack-threads.sh) and for the tests; a bad value is
-/// reported and the default kept.
-fn line_helpers_from_env() {
-    let Ok(value) = std::env::var("RTSNAP_LINE_HELPERS") else {
-        return;
-    };
-    match value.trim().parse::<usize>() {
-        Ok(n) if n <= rtsnap::archive::MAX_SET_HELPERS => {
-            rtsnap::archive::set_line_helpers(n);
-        }
-        _ => tracing::warn!(
-            %value,
-            "RTSNAP_LINE_HELPERS is not a count from 0 to {}; using the default",
-            rtsnap::archive::MAX_SET_HELPERS
-        ),
-    }
-}
-
-/// stderr, with every line passed through the secret mask.
-struct MaskedStderr;
-
-impl Write for MaskedStderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        std::io::stderr().write_all(rtsnap::mask::mask_secrets(&text).as_bytes())?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -409,123 +358,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 /// The global flags an operation needs beyond its own arguments.
-struct Globals {
-    config: Option<PathBuf>,
-    identity: Option<PathBuf>,
+pub(crate) struct Globals {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) identity: Option<PathBuf>,
     /// `--no-progress`, or `--json` (which keeps the terminal quiet too).
-    no_progress: bool,
-    quiet: bool,
-}
-
-/// Import and rollback: rollback is an exact import of the newest pre-import backup.
-fn run_import(
-    globals: &Globals,
-    out: &Output,
-    file: Option<PathBuf>,
-    target: &str,
-    mut options: rtsnap::command::import::ImportOptions,
-) -> Result<(), Error> {
-    let (identity, no_progress, quiet) = (
-        globals.identity.as_deref(),
-        globals.no_progress,
-        globals.quiet,
-    );
-    let config = Config::discover(globals.config.as_deref())?;
-    let environment = config.environment(target)?;
-    let snapshot_dir = config.snapshot_dir();
-    let is_rollback = file.is_none();
-    let file = match file {
-        Some(file) => resolve_snapshot(&file, &snapshot_dir),
-        None => {
-            let source = rtsnap::command::import::rollback_source(&snapshot_dir, target)?;
-            if !quiet {
-                eprintln!(
-                    "rollback: restoring `{target}` from {}: {}",
-                    source.file.display(),
-                    source.why
-                );
-            }
-            options.rollback_of = source.import_id;
-            source.file
-        }
-    };
-    let decrypt = rtsnap::keys::require_decryption_key(identity)?;
-    let encrypt = rtsnap::keys::encryption_key(&config)?;
-    let progress = terminal::TerminalProgress::new(no_progress, quiet);
-    let prompt = terminal::TerminalPrompt::if_interactive();
-    let ctx = rtsnap::command::import::ImportContext {
-        decrypt: &decrypt,
-        encrypt: &encrypt,
-        snapshot_dir: &snapshot_dir,
-        progress: &progress,
-        prompt: prompt
-            .as_ref()
-            .map(|p| p as &dyn rtsnap::command::import::Prompt),
-        owner_fields: &config.owner_fields,
-        // A rollback restores what the target held, whatever its relations.
-        relations: if is_rollback { &[] } else { &config.relations },
-        stop: rtsnap::stop::StopSignal::new(),
-    };
-    let runtime = runtime()?;
-    runtime.spawn(stop_on_signals(ctx.stop.clone()));
-    let report = runtime.block_on(rtsnap::command::import::import(
-        &file,
-        &environment,
-        &options,
-        &ctx,
-    ))?;
-    out.emit(&report, || import_text(&report))
-}
-
-/// Ctrl-C or SIGTERM while the target is being written asks the import to stop at the
-/// next batch boundary (batches in flight finish, the report says what was written and
-/// how to resume); a second one aborts at once. Before or after writing, the first one
-/// aborts at once. Exit 130 on an abort, like a shell's interrupted command.
-async fn stop_on_signals(stop: rtsnap::stop::StopSignal) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    if !stop.is_writing() {
-        // Nothing is being written (planning, a prompt, the backup): stop now. A
-        // backup's `.partial` left behind is removed by the next backup of the target.
-        eprintln!("rtsnap: interrupted; nothing was written to the target");
-        std::process::exit(130);
-    }
-    stop.stop();
-    eprintln!("rtsnap: stopping after the batches in flight (interrupt again to abort at once)");
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
-    }
-    eprintln!("rtsnap: aborted; re-run the same import to resume it");
-    std::process::exit(130);
-}
-
-/// `RTSNAP_TEMP_PASSWORD`: the temporary password for users an import creates. Held
-/// as a secret from here on: never printed, logged or stored.
-fn temp_password() -> Option<age::secrecy::SecretString> {
-    std::env::var("RTSNAP_TEMP_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .map(age::secrecy::SecretString::from)
-}
-
-/// A bare file name that is not in the working directory is looked up in the snapshot
-/// directory, where export and backups put snapshots.
-fn resolve_snapshot(file: &Path, snapshot_dir: &Path) -> PathBuf {
-    let bare = file.components().count() == 1;
-    if bare && !file.exists() && snapshot_dir.join(file).exists() {
-        return snapshot_dir.join(file);
-    }
-    file.to_path_buf()
+    pub(crate) no_progress: bool,
+    pub(crate) quiet: bool,
 }
 
 fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
@@ -554,13 +392,17 @@ fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
 }
 
 /// Where results go: one JSON document on stdout, or text on stdout.
-struct Output {
+pub(crate) struct Output {
     json: bool,
     quiet: bool,
 }
 
 impl Output {
-    fn emit<T: Serialize>(&self, report: &T, text: impl FnOnce() -> String) -> Result<(), Error> {
+    pub(crate) fn emit<T: Serialize>(
+        &self,
+        report: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
         let mut stdout = std::io::stdout().lock();
         let written = if self.json {
             serde_json::to_string_pretty(report)
