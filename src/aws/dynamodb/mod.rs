@@ -1,8 +1,9 @@
 //! DynamoDB: table discovery, schema capture and creation, parallel scans, and batch
 //! writes that never drop an item.
 //!
-//! Counting and sampling for `analyze` are in `count.rs`; point-in-time exports
-//! (design §6) in `native.rs`; ImportTable from S3 in `import_table.rs`.
+//! Batch writes are in `write.rs`; counting and sampling for `analyze` in `count.rs`;
+//! point-in-time exports (design §6) in `native.rs`; ImportTable from S3 in
+//! `import_table.rs`.
 //!
 //! Retries follow one rule: back off (capped exponential, full jitter) only on
 //! throttling and on `UnprocessedItems`; every other error fails at once with the
@@ -19,6 +20,7 @@ mod convert;
 mod count;
 mod import_table;
 mod native;
+mod write;
 
 use convert::{
     attribute_definitions_to_sdk, gsis_to_sdk, key_schema_to_sdk, projection_to_sdk,
@@ -28,11 +30,9 @@ pub use convert::{item_from_sdk, item_to_sdk};
 pub use count::FirstPage;
 pub use import_table::{is_settling, ImportProgress, ImportState};
 pub use native::{ExportState, PitrWindow};
+pub use write::{BatchWriteError, WriteOp};
 
-use super::{
-    backoff, count_retry, retry_budget, retrying, service_error, Answer, AwsError, RequestWindow,
-    WindowKind,
-};
+use super::{retrying, service_error, Answer, AwsError, RequestWindow, WindowKind};
 use crate::archive::item::Item;
 use crate::archive::schema::TableSchema;
 
@@ -61,25 +61,6 @@ pub struct DescribedTable {
     pub schema: TableSchema,
     pub item_count: u64,
     pub size_bytes: u64,
-}
-
-/// One write of a batch.
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    Put(Item),
-    /// The key attributes of the item to delete.
-    Delete(Item),
-}
-
-/// A batch write that ran out of retries, or was never sent: how many of its items are
-/// unwritten.
-#[derive(Debug, thiserror::Error)]
-#[error("{unwritten} items unwritten: {last_error}")]
-pub struct BatchWriteError {
-    pub unwritten: usize,
-    pub last_error: String,
-    /// Not sent at all: the caller said to stop before its first attempt.
-    pub abandoned: bool,
 }
 
 impl Dynamo {
@@ -351,130 +332,6 @@ impl Dynamo {
             }
         }
     }
-
-    /// Writes at most 25 operations (no two on the same key), retrying throttling,
-    /// `UnprocessedItems` and transient failures with capped exponential backoff and
-    /// jitter until every one is written, or no progress was made for the retry budget
-    /// (time spent waiting for a place in the write window counts: a narrowed window
-    /// must not stretch the budget). `go_on` is asked once a place is free, before the
-    /// first attempt only: a batch that was never sent can be left unsent when the
-    /// caller is stopping, one already partly written is finished.
-    pub async fn batch_write(
-        &self,
-        table: &str,
-        ops: Vec<WriteOp>,
-        go_on: impl Fn() -> bool,
-    ) -> Result<(), BatchWriteError> {
-        let mut pending: Vec<ddb::WriteRequest> = ops
-            .into_iter()
-            .map(write_request)
-            .collect::<Result<_, _>>()
-            .map_err(|e| BatchWriteError {
-                unwritten: BATCH_SIZE,
-                last_error: e.to_string(),
-                abandoned: false,
-            })?;
-        let mut last_progress = std::time::Instant::now();
-        let mut attempt = 0u32;
-        let mut sent = false;
-        loop {
-            let Some(place) = self.write_place(&mut last_progress).await else {
-                return Err(BatchWriteError {
-                    unwritten: pending.len(),
-                    last_error: format!(
-                        "{} items not sent after {:.0} s without progress (throttled: waiting for a place in the write window)",
-                        pending.len(),
-                        last_progress.elapsed().as_secs_f64()
-                    ),
-                    abandoned: false,
-                });
-            };
-            let full = pending.len() == BATCH_SIZE;
-            if !sent && !go_on() {
-                return Err(BatchWriteError {
-                    unwritten: pending.len(),
-                    last_error: "not sent: writing is stopping".into(),
-                    abandoned: true,
-                });
-            }
-            sent = true;
-            let result = self
-                .client
-                .batch_write_item()
-                .request_items(table, pending.clone())
-                .send()
-                .await;
-            let throttled = match result {
-                Ok(out) => {
-                    let left = out
-                        .unprocessed_items()
-                        .and_then(|u| u.get(table))
-                        .cloned()
-                        .unwrap_or_default();
-                    if left.is_empty() {
-                        place.answered(if full { Answer::Clean } else { Answer::Small });
-                        return Ok(());
-                    }
-                    // DynamoDB returns unprocessed items when the table is throttled.
-                    place.answered(Answer::Overloaded);
-                    if left.len() < pending.len() {
-                        last_progress = std::time::Instant::now();
-                        attempt = 0;
-                    }
-                    pending = left;
-                    true
-                }
-                Err(e) => {
-                    let err = service_error("BatchWriteItem", table, e);
-                    place.answered(window_answer(&err));
-                    if !err.is_retryable() || last_progress.elapsed() >= retry_budget() {
-                        return Err(BatchWriteError {
-                            unwritten: pending.len(),
-                            last_error: format!(
-                                "{err} (after {:.0} s without progress)",
-                                last_progress.elapsed().as_secs_f64()
-                            ),
-                            abandoned: false,
-                        });
-                    }
-                    err.is_throttling()
-                }
-            };
-            if last_progress.elapsed() >= retry_budget() {
-                return Err(BatchWriteError {
-                    unwritten: pending.len(),
-                    last_error: format!(
-                        "{} items still unprocessed after {:.0} s without progress",
-                        pending.len(),
-                        last_progress.elapsed().as_secs_f64()
-                    ),
-                    abandoned: false,
-                });
-            }
-            count_retry(throttled);
-            attempt += 1;
-            tokio::time::sleep(backoff(attempt)).await;
-        }
-    }
-
-    /// A place in the write window, or `None` once the retry budget has passed since
-    /// `last_progress` while the whole window made none either. Waiting behind other
-    /// writers that are being answered is not "no progress": `last_progress` moves on.
-    async fn write_place(
-        &self,
-        last_progress: &mut std::time::Instant,
-    ) -> Option<super::window::WindowPermit> {
-        loop {
-            let left = retry_budget().saturating_sub(last_progress.elapsed());
-            match tokio::time::timeout(left, self.writes.enter()).await {
-                Ok(place) => return Some(place),
-                Err(_) if self.writes.progressed_since(*last_progress) => {
-                    *last_progress = std::time::Instant::now();
-                }
-                Err(_) => return None,
-            }
-        }
-    }
 }
 
 /// What a failed request tells a window: throttling and transient failures mean
@@ -485,25 +342,6 @@ fn window_answer(err: &AwsError) -> Answer {
     } else {
         Answer::Neutral
     }
-}
-
-fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::error::BuildError> {
-    Ok(match op {
-        WriteOp::Put(item) => ddb::WriteRequest::builder()
-            .put_request(
-                ddb::PutRequest::builder()
-                    .set_item(Some(item_to_sdk(&item)))
-                    .build()?,
-            )
-            .build(),
-        WriteOp::Delete(key) => ddb::WriteRequest::builder()
-            .delete_request(
-                ddb::DeleteRequest::builder()
-                    .set_key(Some(item_to_sdk(&key)))
-                    .build()?,
-            )
-            .build(),
-    })
 }
 
 /// A Scan page's items, moved out of the SDK's answer rather than cloned: each SDK
