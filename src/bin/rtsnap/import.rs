@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rtsnap::config::Config;
 use rtsnap::error::Error;
 
-use crate::render::import_text;
+use crate::render_import::import_text;
 use crate::{runtime, terminal, Globals, Output};
 
 /// Import and rollback: rollback is an exact import of the newest pre-import backup.

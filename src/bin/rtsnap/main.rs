@@ -13,6 +13,7 @@ mod import;
 mod render;
 mod render_analyze;
 mod render_check;
+mod render_import;
 mod setup;
 mod terminal;
 
