@@ -52,6 +52,11 @@ pub fn export_text(report: &rtsnap::command::export::ExportReport) -> String {
 }
 
 /// `retries: N (M for throttling)`, when there were any.
+/// The width of a column of model names: the longest, and at least "model"'s.
+pub(crate) fn name_width<'a>(names: impl Iterator<Item = &'a String>) -> usize {
+    names.map(String::len).max().unwrap_or(5).max(5)
+}
+
 pub(crate) fn retries_line(text: &mut String, stats: &rtsnap::aws::RetryStats) {
     if stats.retries > 0 {
         text.push_str(&format!(
@@ -206,13 +211,7 @@ pub fn against_text(report: &rtsnap::command::verify::AgainstReport) -> String {
         "DIFFERS from"
     };
     let mut text = format!("`{}` {verdict} {}\n", report.env, report.snapshot.display());
-    let width = report
-        .tables
-        .keys()
-        .map(String::len)
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let width = name_width(report.tables.keys());
     for (model, t) in &report.tables {
         text.push_str(&format!(
             "  {model:<width$}  {:<18} snapshot {:>7}  target {:>7}",

@@ -4,6 +4,8 @@ use rtsnap::command::analyze::{AnalyzeReport, Compatibility, EnvironmentAnalysis
 use rtsnap::section::tables::analyze::{IndexSummary, KeyAttribute, TableAnalysis};
 use rtsnap::snapshot::human_bytes;
 
+use crate::render::name_width;
+
 pub fn analyze_text(report: &AnalyzeReport) -> String {
     let mut text = String::new();
     env_text(&mut text, &report.source);
@@ -39,7 +41,7 @@ fn env_text(text: &mut String, env: &EnvironmentAnalysis) {
             "approximate: DescribeTable, refreshed about every six hours"
         }
     ));
-    let width = env.tables.keys().map(String::len).max().unwrap_or(5).max(5);
+    let width = name_width(env.tables.keys());
     let table_width = env
         .tables
         .values()
@@ -118,7 +120,7 @@ fn compatibility_text(
         "`{}` into `{}`: {verdict} (items: exact with --exact, else a timed Scan page's when it held the whole table, else DescribeTable's)\n",
         source.env, target.env
     ));
-    let width = c.models.keys().map(String::len).max().unwrap_or(5).max(5);
+    let width = name_width(c.models.keys());
     let (s, t) = (source.env.as_str(), target.env.as_str());
     let side = s.len().max(t.len()).max(9);
     text.push_str(&format!(

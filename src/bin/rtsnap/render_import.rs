@@ -1,7 +1,7 @@
 //! The import report as text: the plan (a dry run) or what was written, per section,
 //! with the backup and the rollback command.
 
-use crate::render::retries_line;
+use crate::render::{name_width, retries_line};
 
 pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
     use rtsnap::section::tables::native_import::IMPORT_TABLE;
@@ -17,13 +17,7 @@ pub fn import_text(report: &rtsnap::command::import::ImportReport) -> String {
         report.target,
         report.mode
     );
-    let width = report
-        .tables
-        .keys()
-        .map(String::len)
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let width = name_width(report.tables.keys());
     if !report.tables.is_empty() {
         text.push_str(&format!(
             "  {:<width$}  {:>8} {:>8} {:>8} {:>9}\n",
