@@ -275,7 +275,7 @@ fn issue_11_lines_shared_by_several_helpers_pack_and_read_like_one_thread() {
     };
     let one_thread = packed_tables("0");
     assert_eq!(one_thread["Quote"]["items"], 228 * 6, "{one_thread}");
-    for n in ["1", "3"] {
+    for n in ["1", "2", "3"] {
         assert_eq!(packed_tables(n), one_thread, "{n} helpers");
     }
     // A value that is not a count is reported, and the default used.
@@ -307,7 +307,7 @@ fn issue_11_lines_shared_by_several_helpers_pack_and_read_like_one_thread() {
             ("tables/Quote/items-000001.jsonl", bad.as_bytes()),
         ],
     );
-    for n in ["0", "1", "3"] {
+    for n in ["0", "1", "2", "3"] {
         let out = run(&["pack", copy.to_str().unwrap(), "-o", "never.rtsnap"], n);
         let err = stderr(&out);
         assert_ne!(out.status.code(), Some(0), "{n} helpers: {err}");

@@ -32,9 +32,13 @@ use super::lines::{LineMode, LineObserver, MAX_LINE_BYTES};
 const THREAD_MIN_BYTES: u64 = 1 << 20;
 /// Helpers are handed the entry in chunks of this size…
 const CHUNK_BYTES: usize = 256 * 1024;
-/// …and at most this many chunks wait per helper, so memory stays bounded.
+/// …and at most this many chunks wait per helper. A queued share holds at most two
+/// chunks' worth (its chunk, and the start of its first line up to one chunk long:
+/// longer lines are checked by the calling thread, see [`Splitter`]), so with H helpers
+/// at most (5·H + 1) × 512 KiB wait or are being checked, 8 MiB with three.
 const CHUNKS_IN_FLIGHT: usize = 4;
-/// At most this many helpers per entry. Beyond three the calling thread's own work
+/// The most helpers this machine's CPU count chooses ([`set_line_helpers`] may set
+/// more, up to [`MAX_SET_HELPERS`]). Beyond three the calling thread's own work
 /// (~1.4 CPU-s per GiB packed: reading, the entry's SHA-256, tar, encryption) is the
 /// longer chain, so a fourth would only wait.
 const MAX_HELPERS: usize = 3;
@@ -66,8 +70,8 @@ fn helpers_for_this_machine() -> usize {
 
 /// Runs `body` with a reader over `inner` of which `observer` sees every byte, and
 /// returns `body`'s result, unless the observer rejected a line: that error wins over
-/// whatever it made `body` fail with (on helper threads the observer may have seen a
-/// few chunks more than `body` read). The caller still calls [`LineObserver::finish`].
+/// whatever it made `body` fail with (on helper threads the observer may have seen the
+/// rest of the chunk `body` was reading). The caller still calls [`LineObserver::finish`].
 pub(crate) fn observe<T, E>(
     observer: Option<&mut LineObserver>,
     size: u64,
@@ -86,12 +90,14 @@ pub(crate) fn observe<T, E>(
         observer => {
             let mut observed = ObservedReader { inner, observer };
             let result = body(&mut observed);
-            match observed.observer.and_then(LineObserver::take_error) {
-                Some(error) => Err(error),
-                None => Ok(result),
-            }
+            unless_rejected(observed.observer.and_then(LineObserver::take_error), result)
         }
     }
+}
+
+/// The body's result, unless a line was rejected: that error wins.
+fn unless_rejected<T>(rejected: Option<ArchiveError>, result: T) -> Result<T, ArchiveError> {
+    rejected.map_or(Ok(result), Err)
 }
 
 /// [`observe`] on `helpers` threads (one for the ordered asset manifest), reading
@@ -147,10 +153,7 @@ fn observe_on_one_helper<T, E>(
         let result = body(&mut tee);
         drop(tee); // closes the channel: the helper finishes the queued chunks and ends
         let observer = helper.join().map_err(|_| helper_stopped())?;
-        match observer.take_error() {
-            Some(error) => Err(error),
-            None => Ok(result),
-        }
+        unless_rejected(observer.take_error(), result)
     })
 }
 
@@ -183,9 +186,12 @@ fn observe_on_shares<T, E>(
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(ArchiveError::io("starting a line checker thread"))?;
-        drop((shares, results));
+        drop(shares);
         let splitter = Splitter {
             sender,
+            results,
+            checker: LineObserver::new(mode, &path),
+            long_head: chunk_bytes,
             carry: Vec::new(),
             next: 0,
             rejected: flag,
@@ -194,17 +200,17 @@ fn observe_on_shares<T, E>(
         let result = body(&mut tee);
         let TeeReader { sink, .. } = tee;
         let carry = sink.finish(); // closes the queue: the helpers end once it is empty
-        for worker in workers {
-            worker.join().map_err(|_| helper_stopped())?;
+                                   // Every helper is joined before any is reported: an unjoined one that panicked
+                                   // would make the scope panic on this thread.
+        let joined: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+        if joined.iter().any(Result::is_err) {
+            return Err(helper_stopped());
         }
         add_in_entry_order(observer, &checked)?;
         if observer.error.is_none() {
             observer.partial = carry;
         }
-        match observer.take_error() {
-            Some(error) => Err(error),
-            None => Ok(result),
-        }
+        unless_rejected(observer.take_error(), result)
     })
 }
 
@@ -222,22 +228,13 @@ fn check_shares(
             Err(_) => return, // another helper panicked; its join reports it
         };
         let Ok(share) = next else { return };
-        let checked = match share.work {
-            Work::Lines { head, chunk, end } => {
-                let (lines, digest, error) = checker.check_share(head, &chunk[..end]);
-                Checked {
-                    index: share.index,
-                    lines,
-                    digest,
-                    error,
-                }
-            }
-            Work::Overlong => Checked {
-                index: share.index,
-                lines: 0,
-                digest: TableDigest::default(),
-                error: Some(checker.overlong(1)),
-            },
+        let (lines, digest, error) =
+            checker.check_share(share.head, &share.chunk[share.start..share.end]);
+        let checked = Checked {
+            index: share.index,
+            lines,
+            digest,
+            error,
         };
         if checked.error.is_some() {
             rejected.store(true, Ordering::Release);
@@ -275,25 +272,18 @@ fn add_in_entry_order(
     Ok(())
 }
 
-/// One share of an entry, numbered in entry order.
+/// One share of an entry, numbered in entry order: whole lines, `head` (the start of
+/// the first line, from earlier chunks; at most a chunk long) then `chunk[start..end]`,
+/// which ends with a newline.
 struct Share {
     index: usize,
-    work: Work,
+    head: Vec<u8>,
+    chunk: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
 }
 
-enum Work {
-    /// Whole lines: `head` (the start of the first line, from earlier chunks), then
-    /// `chunk[..end]`, which ends with a newline.
-    Lines {
-        head: Vec<u8>,
-        chunk: Arc<Vec<u8>>,
-        end: usize,
-    },
-    /// A line grew past [`MAX_LINE_BYTES`] without ending: the share's first line is bad.
-    Overlong,
-}
-
-/// What a helper found in one share.
+/// What a helper (or the splitter) found in one share.
 struct Checked {
     index: usize,
     lines: u64,
@@ -314,22 +304,46 @@ impl ChunkSink for SyncSender<Arc<Vec<u8>>> {
 }
 
 /// Cuts the chunks into shares of whole lines: a share ends at its chunk's last
-/// newline, and the rest (the start of a line) is carried into the next share.
+/// newline, and the rest (the start of a line) is carried into the next share. A line
+/// that spans more than a chunk is checked here, on the calling thread, as a share of
+/// its own: queued shares then hold at most about two chunks each, however long the
+/// lines (DynamoDB items are at most 400 KB, so such lines are rare and few).
 struct Splitter<'a> {
     sender: SyncSender<Share>,
+    /// For the shares checked here.
+    results: Sender<Checked>,
+    checker: LineObserver,
+    /// Heads longer than this are checked here.
+    long_head: usize,
     carry: Vec<u8>,
     next: usize,
     rejected: &'a AtomicBool,
 }
 
 impl Splitter<'_> {
-    fn send(&mut self, work: Work) -> bool {
-        let share = Share {
-            index: self.next,
-            work,
-        };
+    fn index(&mut self) -> usize {
         self.next += 1;
-        self.sender.send(share).is_ok()
+        self.next - 1
+    }
+
+    /// Checks the line `head` + `rest` here, as the next share.
+    fn check_here(&mut self, head: Vec<u8>, rest: &[u8]) -> bool {
+        let (lines, digest, error) = self.checker.check_share(head, rest);
+        self.report(lines, digest, error)
+    }
+
+    fn report(&mut self, lines: u64, digest: TableDigest, error: Option<ArchiveError>) -> bool {
+        if error.is_some() {
+            self.rejected.store(true, Ordering::Release);
+        }
+        let index = self.index();
+        let checked = Checked {
+            index,
+            lines,
+            digest,
+            error,
+        };
+        self.results.send(checked).is_ok()
     }
 
     /// Closes the queue and returns the bytes after the last newline (a last line
@@ -341,27 +355,38 @@ impl Splitter<'_> {
 
 impl ChunkSink for Splitter<'_> {
     fn take(&mut self, chunk: &Arc<Vec<u8>>) -> bool {
-        match memchr::memrchr(b'\n', chunk) {
-            Some(last) => {
-                let head = std::mem::take(&mut self.carry);
-                self.carry.extend_from_slice(&chunk[last + 1..]);
-                let work = Work::Lines {
+        if let Some(last) = memchr::memrchr(b'\n', chunk) {
+            let mut head = std::mem::take(&mut self.carry);
+            let mut start = 0;
+            if head.len() > self.long_head {
+                let first = memchr::memchr(b'\n', &chunk[..=last]).unwrap_or(last);
+                if !self.check_here(std::mem::take(&mut head), &chunk[..=first]) {
+                    return false;
+                }
+                start = first + 1;
+            }
+            self.carry.extend_from_slice(&chunk[last + 1..]);
+            if start <= last {
+                let share = Share {
+                    index: self.index(),
                     head,
                     chunk: Arc::clone(chunk),
+                    start,
                     end: last + 1,
                 };
-                if !self.send(work) {
+                if self.sender.send(share).is_err() {
                     return false;
                 }
             }
-            None => self.carry.extend_from_slice(chunk),
+        } else {
+            self.carry.extend_from_slice(chunk);
         }
         if self.carry.len() > MAX_LINE_BYTES {
-            // As on one thread: the line is refused once it passes the limit at the
-            // end of a chunk, and nothing after it is looked at.
+            // As on one thread: the line is refused once it passes the limit, and
+            // nothing after it is looked at.
             self.carry = Vec::new();
-            self.rejected.store(true, Ordering::Release);
-            return self.send(Work::Overlong);
+            let error = self.checker.overlong(1);
+            return self.report(0, TableDigest::default(), Some(error));
         }
         true
     }

@@ -87,7 +87,7 @@ impl LineObserver {
         &self.path
     }
 
-    /// The error for a line that passed [`MAX_LINE_BYTES`] without ending.
+    /// The error for a line longer than [`MAX_LINE_BYTES`].
     pub(super) fn overlong(&self, line: u64) -> ArchiveError {
         self.bad(line, "line longer than 8 MiB".into())
     }
@@ -111,6 +111,12 @@ impl LineObserver {
 
     fn line(&mut self, line: &[u8]) -> Result<(), ArchiveError> {
         let number = self.lines + 1;
+        // Also refused here, not only while it is unfinished (`feed`), so that whether a
+        // line is too long never depends on how the entry was read: in 8 KiB reads on
+        // the calling thread or in 256 KiB chunks on helpers.
+        if line.len() > MAX_LINE_BYTES {
+            return Err(self.overlong(number));
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             return Err(self.bad(number, "blank line".into()));
         }

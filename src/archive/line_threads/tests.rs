@@ -64,19 +64,25 @@ fn on_helpers(
 }
 
 /// What an observation came to, comparable across threads: the outcome (bytes read,
-/// or the error's text) and, after `finish`, the count and digest or its error.
+/// or the error's text) and, after `finish`, the count and digest or its error. After a
+/// bad line the count and digest of the lines before it are compared, without
+/// `finish` (callers stop at the error; what the observer holds after it is no result).
 fn summary(
     (mut observer, result): (LineObserver, Outcome<u64>),
 ) -> (Result<String, String>, Result<(u64, TableDigest), String>) {
-    let outcome = match result {
+    let outcome = match &result {
         Ok(Ok(n)) => Ok(format!("{n} bytes")),
         Ok(Err(e)) => Err(format!("body: {e}")),
         Err(e) => Err(format!("observer: {e}")),
     };
-    let totals = observer
-        .finish()
-        .map(|()| (observer.lines, observer.digest))
-        .map_err(|e| e.to_string());
+    let totals = if result.is_err() {
+        Ok((observer.lines, observer.digest))
+    } else {
+        observer
+            .finish()
+            .map(|()| (observer.lines, observer.digest))
+            .map_err(|e| e.to_string())
+    };
     (outcome, totals)
 }
 
@@ -256,6 +262,139 @@ fn a_body_that_stops_early_ends_the_helpers_and_keeps_its_own_error() {
     }
 }
 
+/// Review of issue 11's helpers: a line just over the limit is refused however the
+/// entry is read (8 KiB reads on the calling thread, 256 KiB chunks on helpers); it was
+/// refused only when a read happened to end inside it.
+#[test]
+fn a_line_just_over_eight_mib_is_judged_alike_on_every_thread() {
+    for mode in [LineMode::Items, LineMode::Json] {
+        let mut data = entry(None);
+        let pad = MAX_LINE_BYTES + 10_000 - r#"{"id":{"S":""}}"#.len();
+        data.extend_from_slice(format!(r#"{{"id":{{"S":"{}"}}}}"#, "a".repeat(pad)).as_bytes());
+        data.push(b'\n');
+        let expected = summary(inline(mode, &data, |r| io::copy(r, &mut io::sink())));
+        assert!(
+            matches!(&expected.0, Err(e) if e.contains("line 40001") && e.contains("8 MiB")),
+            "{expected:?}"
+        );
+        for setup in [(3, CHUNK_BYTES), (1, CHUNK_BYTES), (2, 100_000)] {
+            let got = summary(on_helpers(mode, &mut &data[..], setup));
+            assert_eq!(got, expected, "{mode:?} on {setup:?}");
+        }
+    }
+}
+
+/// Lines longer than a chunk are checked by the splitter on the calling thread, in
+/// their place among the helpers' shares: counts, digests and a bad long line's number
+/// are the calling thread's.
+#[test]
+fn lines_longer_than_a_chunk_keep_their_place_among_the_shares() {
+    let long = |n: usize, tail: &str| {
+        format!(
+            r#"{{"id":{{"S":"{n}-{}"}}{tail}}}"#,
+            "x".repeat(600_000 + n)
+        )
+    };
+    let mut data = Vec::new();
+    for n in 1..=30 {
+        let line = match n {
+            7 | 8 | 15 => long(n, ""),
+            23 => long(n, r#","n":{"N":"1.2.3"}"#),
+            _ => format!(r#"{{"id":{{"S":"short-{n}"}}}}"#),
+        };
+        data.extend_from_slice(line.as_bytes());
+        data.push(b'\n');
+    }
+    let expected = summary(inline(LineMode::Items, &data, |r| {
+        io::copy(r, &mut io::sink())
+    }));
+    assert!(
+        matches!(&expected.0, Err(e) if e.contains("line 23") && e.contains("1.2.3")),
+        "{expected:?}"
+    );
+    for setup in [(2, CHUNK_BYTES), (3, 4096), (3, 100_000)] {
+        let got = summary(on_helpers(LineMode::Items, &mut &data[..], setup));
+        assert_eq!(got, expected, "{setup:?}");
+    }
+    let valid = &data[..data.len() - (data.len() - position_of_line(&data, 23))];
+    let expected = summary(inline(LineMode::Items, valid, |r| {
+        io::copy(r, &mut io::sink())
+    }));
+    assert_eq!(expected.1.as_ref().map(|t| t.0), Ok(22));
+    for setup in [(2, CHUNK_BYTES), (3, 4096)] {
+        let got = summary(on_helpers(LineMode::Items, &mut &valid[..], setup));
+        assert_eq!(got, expected, "{setup:?}");
+    }
+}
+
+/// Memory: no queued share carries the start of a line longer than a chunk (the
+/// splitter checks such lines itself), so a queued share holds at most two chunks.
+#[test]
+fn no_queued_share_holds_more_than_two_chunks() {
+    let mut data = Vec::new();
+    for n in 1..=12 {
+        let text = "y".repeat(if n % 3 == 0 { 700_000 } else { 300 });
+        data.extend_from_slice(format!(r#"{{"id":{{"S":"{n}{text}"}}}}"#).as_bytes());
+        data.push(b'\n');
+    }
+    let rejected = AtomicBool::new(false);
+    let (sender, queued) = sync_channel::<Share>(10_000);
+    let (results, checked) = channel::<Checked>();
+    let chunk_bytes = 64 * 1024;
+    let mut splitter = Splitter {
+        sender,
+        results,
+        checker: LineObserver::new(LineMode::Items, PATH),
+        long_head: chunk_bytes,
+        carry: Vec::new(),
+        next: 0,
+        rejected: &rejected,
+    };
+    for piece in data.chunks(chunk_bytes) {
+        assert!(splitter.take(&Arc::new(piece.to_vec())));
+    }
+    assert!(splitter.finish().is_empty());
+    let shares: Vec<Share> = queued.try_iter().collect();
+    let here: Vec<Checked> = checked.try_iter().collect();
+    assert!(shares.iter().all(|s| s.head.len() <= chunk_bytes));
+    assert_eq!(
+        here.len(),
+        4,
+        "the four long lines were checked by the splitter"
+    );
+    assert!(here.iter().all(|c| c.lines == 1 && c.error.is_none()));
+    let mut indexes: Vec<usize> = shares.iter().map(|s| s.index).collect();
+    indexes.extend(here.iter().map(|c| c.index));
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..indexes.len()).collect::<Vec<_>>());
+}
+
+/// The byte offset where line `n` (from 1) starts.
+fn position_of_line(data: &[u8], n: usize) -> usize {
+    data.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .nth(n - 2)
+        .map_or(0, |(at, _)| at + 1)
+}
+
+/// A bad line, then a line past the limit in the same chunk: the bad line is the error.
+#[test]
+fn a_bad_line_before_an_overlong_one_in_the_same_chunk_is_the_error() {
+    let mut data = entry(None);
+    data.extend_from_slice(b"not json\n");
+    data.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 2 * CHUNK_BYTES));
+    for setup in [(1, CHUNK_BYTES), (3, CHUNK_BYTES), (3, 4096)] {
+        let (_, result) = on_helpers(LineMode::Items, &mut &data[..], setup);
+        let error = result.map(|_| ()).unwrap_err().to_string();
+        assert!(
+            error.contains("line 40001") && error.contains("not JSON")
+                || error.contains("line 40001") && error.contains("not a DynamoDB JSON item"),
+            "{setup:?}: {error}"
+        );
+    }
+}
+
 /// A proptest (fixed seed, 512 cases): entries of valid, bad, blank and long lines,
 /// with or without a last newline, cut into chunks of any size and shared by one to
 /// four helpers, come to exactly what the calling thread finds: outcome, error text
@@ -264,7 +403,9 @@ fn a_body_that_stops_early_ends_the_helpers_and_keeps_its_own_error() {
 fn any_entry_on_any_helpers_equals_the_calling_thread() {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRng, TestRunner};
-    let kinds = prop::collection::vec(0u8..20, 0..400);
+    // One line in 20 bad (so that most entries run long enough to span many shares),
+    // one in 10 long enough to span several of the small chunks.
+    let kinds = prop::collection::vec(0u8..40, 0..400);
     let cases = (kinds, any::<bool>(), 1usize..5, 1usize..700);
     let config = Config {
         cases: 512,
@@ -279,7 +420,7 @@ fn any_entry_on_any_helpers_equals_the_calling_thread() {
             let line = match kind {
                 0 => "not json".to_owned(),
                 1 => "   ".to_owned(),
-                2 => format!(r#"{{"id":{{"S":"{}"}}}}"#, "long ".repeat(200 + n)),
+                2..=5 => format!(r#"{{"id":{{"S":"{}"}}}}"#, "long ".repeat(200 + n)),
                 _ => format!(r#"{{"id":{{"S":"i{n}"}},"k":{{"N":"{kind}"}}}}"#),
             };
             data.extend_from_slice(line.as_bytes());
