@@ -92,8 +92,9 @@ fn helpers_count_and_digest_like_the_calling_thread() {
         let data = entry(None);
         assert!(data.len() > 3 * CHUNK_BYTES);
         let expected = summary(inline(mode, &data, |r| io::copy(r, &mut io::sink())));
-        assert_eq!(expected.1.as_ref().unwrap().0, 40_000);
-        assert_ne!(expected.1.as_ref().unwrap().1, TableDigest::default());
+        let totals = expected.1.as_ref().expect("a valid entry");
+        assert_eq!(totals.0, 40_000);
+        assert_ne!(totals.1, TableDigest::default());
         for setup in SETUPS {
             let got = summary(on_helpers(mode, &mut &data[..], setup));
             assert_eq!(got, expected, "{mode:?} on {setup:?}");
@@ -228,7 +229,7 @@ fn bytes_read_before_an_error_are_served_and_observed_then_the_error() {
             helpers,
             chunk,
         );
-        let error = result.unwrap().unwrap_err();
+        let error = result.expect("no bad line").unwrap_err();
         assert_eq!(error.to_string(), "the disk went away");
         assert_eq!(served, &data[..cut]);
         assert_eq!(observer.lines, whole_lines, "{helpers} helpers");
@@ -253,7 +254,7 @@ fn a_body_that_stops_early_ends_the_helpers_and_keeps_its_own_error() {
             helpers,
             chunk,
         );
-        let body_error = result.unwrap().unwrap_err();
+        let body_error = result.expect("no bad line").unwrap_err();
         assert_eq!(body_error.to_string(), "the archive's disk is full");
         assert!(
             observer.lines > 0 && observer.lines < 40_000,
