@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod args;
+mod commands;
 mod import;
 mod render;
 mod render_analyze;
@@ -19,7 +20,7 @@ mod terminal;
 
 use args::{Cli, Command};
 
-use render::{export_text, list_text, sidecar_text, verify_text};
+use render::{export_text, verify_text};
 use rtsnap::config::Config;
 use rtsnap::error::{exit, Error};
 use serde::Serialize;
@@ -82,30 +83,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     match cli.command {
         Command::Analyze { env, target, exact } => {
-            let config = Config::discover(cli.config.as_deref())?;
-            let source = config.environment(&env)?;
-            let target = target.map(|t| config.environment(&t)).transpose()?;
-            let progress = terminal::TerminalProgress::new(globals.no_progress, cli.quiet);
-            let options = rtsnap::command::analyze::AnalyzeOptions { exact };
-            let report = runtime()?.block_on(rtsnap::command::analyze::analyze(
-                &source,
-                target.as_ref(),
-                options,
-                &progress,
-            ))?;
-            // The human table goes to stderr (design §2); stdout holds only JSON.
-            if cli.json {
-                out.emit(&report, String::new)?;
-            } else if !cli.quiet {
-                eprint!("{}", render_analyze::analyze_text(&report));
-            }
-            match target.filter(|_| report.import_refused()) {
-                Some(target) => Err(Error::Refused(format!(
-                    "an import from `{env}` into `{}` would be refused (see above)",
-                    target.name
-                ))),
-                None => Ok(()),
-            }
+            commands::analyze(&globals, &out, &env, target.as_deref(), exact)
         }
         Command::Export {
             env,
@@ -211,18 +189,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 allow_in_repo,
             };
             let report = rtsnap::command::pack::pack(&dir, &dest, &key)?;
-            out.emit(&report, || {
-                let mut text = format!(
-                    "packed {} → {} ({})\nsha256 {}  (sidecar {})\n",
-                    dir.display(),
-                    report.file.display(),
-                    rtsnap::snapshot::human_bytes(report.size),
-                    report.sha256,
-                    report.sidecar.display()
-                );
-                report.summary.render(&mut text, false);
-                text
-            })
+            out.emit(&report, || render::pack_text(&dir, &report))
         }
         Command::Unpack {
             file,
@@ -231,53 +198,17 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
             let report = rtsnap::command::pack::unpack(&file, &dir, &key, allow_in_repo)?;
-            out.emit(&report, || {
-                let mut text = format!(
-                    "verified and unpacked {} files into {}\n",
-                    report.files,
-                    report.dir.display()
-                );
-                report.summary.render(&mut text, false);
-                text
-            })
+            out.emit(&report, || render::unpack_text(&report))
         }
         Command::Inspect { file } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
             let report = rtsnap::command::inspect::inspect(&file, &key)?;
-            out.emit(&report, || {
-                let mut text = format!(
-                    "{} ({}), sidecar: {}, all entries verified\n",
-                    report.file.display(),
-                    rtsnap::snapshot::human_bytes(report.size),
-                    sidecar_text(&report.sidecar)
-                );
-                report.summary.render(&mut text, true);
-                text
-            })
+            out.emit(&report, || render::inspect_text(&report))
         }
         Command::Verify {
             file,
             against: Some(env),
-        } => {
-            let config = Config::discover(cli.config.as_deref())?;
-            let environment = config.environment(&env)?;
-            let file = import::resolve_snapshot(&file, &config.snapshot_dir());
-            let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report = runtime()?.block_on(rtsnap::command::verify::verify_against(
-                &file,
-                &environment,
-                &key,
-                &config.owner_fields,
-            ))?;
-            out.emit(&report, || render::against_text(&report))?;
-            if !report.equal {
-                return Err(Error::Failed(format!(
-                    "`{env}` does not equal {} (see the differing keys above)",
-                    file.display()
-                )));
-            }
-            Ok(())
-        }
+        } => commands::verify_against(&globals, &out, &file, &env),
         Command::Verify {
             file,
             against: None,
@@ -286,53 +217,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             let report = rtsnap::command::inspect::verify(&file, key.as_ref())?;
             out.emit(&report, || verify_text(&file, &report))
         }
-        Command::List { env, contents } => {
-            let config = Config::discover(cli.config.as_deref())?;
-            let report = rtsnap::command::list::list(&config.snapshot_dir(), env.as_deref())?;
-            if !contents {
-                return out.emit(&report, || list_text(&report));
-            }
-            let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-            let report = rtsnap::command::list::with_contents(report, &key);
-            out.emit(&report, || render::list_contents_text(&report))?;
-            if !report.all_verified() {
-                return Err(Error::Failed(
-                    "some snapshots failed their check (see above)".into(),
-                ));
-            }
-            Ok(())
-        }
-        Command::Check { source, suggest } => {
-            let config = Config::discover(cli.config.as_deref())?;
-            let snapshot = import::resolve_snapshot(Path::new(&source), &config.snapshot_dir());
-            let is_file = snapshot.exists() || source.ends_with(".rtsnap");
-            let key;
-            let environment;
-            let target = if is_file {
-                key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
-                rtsnap::command::check::CheckSource::Snapshot {
-                    path: snapshot,
-                    key: &key,
-                }
-            } else {
-                environment = config.environment(&source)?;
-                rtsnap::command::check::CheckSource::Environment(&environment)
-            };
-            let report = runtime()?.block_on(rtsnap::command::check::check(
-                target,
-                &config.relations,
-                suggest,
-            ))?;
-            out.emit(&report, || render_check::check_text(&report))?;
-            if report.dangling() > 0 {
-                return Err(Error::Failed(format!(
-                    "{} dangling references in {} (see above)",
-                    report.dangling(),
-                    report.source
-                )));
-            }
-            Ok(())
-        }
+        Command::List { env, contents } => commands::list(&globals, &out, env.as_deref(), contents),
+        Command::Check { source, suggest } => commands::check(&globals, &out, &source, suggest),
         Command::Keygen { output } => keygen(&out, output.as_deref()),
         Command::Init {
             env,
@@ -394,8 +280,8 @@ fn keygen(out: &Output, output: Option<&Path>) -> Result<(), Error> {
 
 /// Where results go: one JSON document on stdout, or text on stdout.
 pub(crate) struct Output {
-    json: bool,
-    quiet: bool,
+    pub(crate) json: bool,
+    pub(crate) quiet: bool,
 }
 
 impl Output {

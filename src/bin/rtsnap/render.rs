@@ -77,6 +77,40 @@ pub(crate) fn retries_line(text: &mut String, stats: &rtsnap::aws::RetryStats) {
     }
 }
 
+pub fn pack_text(dir: &Path, report: &rtsnap::command::pack::PackReport) -> String {
+    let mut text = format!(
+        "packed {} → {} ({})\nsha256 {}  (sidecar {})\n",
+        dir.display(),
+        report.file.display(),
+        rtsnap::snapshot::human_bytes(report.size),
+        report.sha256,
+        report.sidecar.display()
+    );
+    report.summary.render(&mut text, false);
+    text
+}
+
+pub fn unpack_text(report: &rtsnap::command::pack::UnpackReport) -> String {
+    let mut text = format!(
+        "verified and unpacked {} files into {}\n",
+        report.files,
+        report.dir.display()
+    );
+    report.summary.render(&mut text, false);
+    text
+}
+
+pub fn inspect_text(report: &rtsnap::command::inspect::InspectReport) -> String {
+    let mut text = format!(
+        "{} ({}), sidecar: {}, all entries verified\n",
+        report.file.display(),
+        rtsnap::snapshot::human_bytes(report.size),
+        sidecar_text(&report.sidecar)
+    );
+    report.summary.render(&mut text, true);
+    text
+}
+
 pub fn sidecar_text(status: &rtsnap::command::inspect::SidecarStatus) -> &'static str {
     match status {
         rtsnap::command::inspect::SidecarStatus::Matches => "matches",
