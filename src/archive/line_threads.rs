@@ -176,16 +176,23 @@ fn observe_on_shares<T, E>(
     let mode = observer.mode;
     let path = observer.path().to_owned();
     std::thread::scope(|scope| {
-        let workers = (0..helpers)
-            .map(|_| {
-                let (shares, results) = (Arc::clone(&shares), results.clone());
-                let checker = LineObserver::new(mode, &path);
-                helper_thread().spawn_scoped(scope, move || {
-                    check_shares(checker, &shares, &results, flag)
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ArchiveError::io("starting a line checker thread"))?;
+        // A machine short of threads still gets the work done by those that started;
+        // only when none did is it an error.
+        let mut workers = Vec::with_capacity(helpers);
+        for _ in 0..helpers {
+            let (shares, results) = (Arc::clone(&shares), results.clone());
+            let checker = LineObserver::new(mode, &path);
+            let spawned = helper_thread().spawn_scoped(scope, move || {
+                check_shares(checker, &shares, &results, flag)
+            });
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                Err(e) if workers.is_empty() => {
+                    return Err(ArchiveError::io("starting a line checker thread")(e))
+                }
+                Err(_) => break,
+            }
+        }
         drop(shares);
         let splitter = Splitter {
             sender,
