@@ -206,9 +206,10 @@ fn observe_on_shares<T, E>(
         let mut tee = TeeReader::new(inner, splitter, flag, chunk_bytes);
         let result = body(&mut tee);
         let TeeReader { sink, .. } = tee;
-        let carry = sink.finish(); // closes the queue: the helpers end once it is empty
-                                   // Every helper is joined before any is reported: an unjoined one that panicked
-                                   // would make the scope panic on this thread.
+        // Closing the queue ends the helpers once it is empty. Every helper is joined
+        // before any is reported: an unjoined one that panicked would make the scope
+        // panic on this thread.
+        let carry = sink.finish();
         let joined: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
         if joined.iter().any(Result::is_err) {
             return Err(helper_stopped());
