@@ -8,8 +8,9 @@ use std::path::Path;
 use rtsnap::config::Config;
 use rtsnap::error::Error;
 
-use crate::import::resolve_snapshot;
-use crate::{render, render_analyze, render_check, runtime, terminal, Globals, Output};
+use crate::{
+    render, render_analyze, render_check, resolve_snapshot, runtime, terminal, Globals, Output,
+};
 
 /// `analyze ENV [--target ENV]`: the human table goes to stderr (design §2); stdout
 /// holds only JSON.

@@ -2,13 +2,13 @@
 //! snapshot and keys they need, the terminal's prompt and progress, and the signals
 //! that stop a running import at a batch boundary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rtsnap::config::Config;
 use rtsnap::error::Error;
 
 use crate::render_import::import_text;
-use crate::{runtime, terminal, Globals, Output};
+use crate::{resolve_snapshot, runtime, terminal, Globals, Output};
 
 /// Import and rollback: rollback is an exact import of the newest pre-import backup.
 pub(crate) fn run_import(
@@ -109,14 +109,4 @@ pub(crate) fn temp_password() -> Option<age::secrecy::SecretString> {
         .ok()
         .filter(|p| !p.is_empty())
         .map(age::secrecy::SecretString::from)
-}
-
-/// A bare file name that is not in the working directory is looked up in the snapshot
-/// directory, where export and backups put snapshots.
-pub(crate) fn resolve_snapshot(file: &Path, snapshot_dir: &Path) -> PathBuf {
-    let bare = file.components().count() == 1;
-    if bare && !file.exists() && snapshot_dir.join(file).exists() {
-        return snapshot_dir.join(file);
-    }
-    file.to_path_buf()
 }

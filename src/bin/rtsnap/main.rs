@@ -244,6 +244,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::io("starting the async runtime"))
 }
 
+/// A bare file name that is not in the working directory is looked up in the snapshot
+/// directory, where export and backups put snapshots.
+pub(crate) fn resolve_snapshot(file: &Path, snapshot_dir: &Path) -> PathBuf {
+    let bare = file.components().count() == 1;
+    if bare && !file.exists() && snapshot_dir.join(file).exists() {
+        return snapshot_dir.join(file);
+    }
+    file.to_path_buf()
+}
+
 /// The global flags an operation needs beyond its own arguments.
 pub(crate) struct Globals {
     pub(crate) config: Option<PathBuf>,
