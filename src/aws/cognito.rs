@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, GroupType, MessageActionType, SchemaAttributeType, UserType,
+    AttributeType, GroupType, MessageActionType, SchemaAttributeType, UserPoolType, UserType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 
@@ -40,6 +40,48 @@ pub struct PoolUser {
     pub mfa_options: Vec<String>,
 }
 
+/// What DescribeUserPool says of a pool.
+#[derive(Debug, Clone)]
+pub struct DescribedPool {
+    pub settings: PoolSettings,
+    /// Cognito's estimate of the number of users (may lag behind).
+    pub estimate: u64,
+    pub rules: PoolRules,
+}
+
+/// What a pool checks when users are created or changed, beyond its schema's names and
+/// types: read from the live pool for an import's plan, never stored in a snapshot
+/// (the target's rules are the ones that apply).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolRules {
+    /// Sign-in names (usernames, and e-mails where users sign in with them) compared
+    /// without letter case (`UsernameConfiguration.CaseSensitive` false). Pools that
+    /// do not say are case-sensitive, as Cognito's API documents.
+    pub case_insensitive: bool,
+    pub password: Option<PasswordRules>,
+    /// Attribute → the length or range its values must keep.
+    pub constraints: BTreeMap<String, AttributeConstraint>,
+}
+
+/// A pool's password policy, which also applies to temporary passwords.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswordRules {
+    pub minimum_length: usize,
+    pub uppercase: bool,
+    pub lowercase: bool,
+    pub numbers: bool,
+    pub symbols: bool,
+}
+
+/// The bounds a schema attribute puts on its values (Cognito sends them as strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeConstraint {
+    /// Characters, for `String` attributes.
+    Length { min: Option<u64>, max: Option<u64> },
+    /// Values, for `Number` attributes.
+    Range { min: Option<i64>, max: Option<i64> },
+}
+
 impl PoolUser {
     pub fn sub(&self) -> &str {
         self.attributes.get("sub").map_or("", String::as_str)
@@ -62,8 +104,9 @@ impl Cognito {
         &self.pool
     }
 
-    /// The pool's settings, and Cognito's estimate of its number of users.
-    pub async fn describe_pool(&self) -> Result<(PoolSettings, u64), AwsError> {
+    /// The pool's settings, Cognito's estimate of its number of users, and the rules it
+    /// holds new values to.
+    pub async fn describe_pool(&self) -> Result<DescribedPool, AwsError> {
         let out = retrying(|| async {
             self.client
                 .describe_user_pool()
@@ -107,7 +150,11 @@ impl Cognito {
                 .collect(),
         };
         let estimate = pool.estimated_number_of_users().max(0) as u64;
-        Ok((settings, estimate))
+        Ok(DescribedPool {
+            settings,
+            estimate,
+            rules: pool_rules(pool),
+        })
     }
 
     /// Every group (all pages).
@@ -331,7 +378,10 @@ impl Cognito {
                     .update_group()
                     .user_pool_id(&self.pool)
                     .group_name(&group.name)
-                    .set_description(group.description.clone())
+                    // An empty description clears the old one whether UpdateGroup
+                    // resets omitted fields (its documented past) or keeps them
+                    // (moto): a group without one reads back as `None` either way.
+                    .description(group.description.clone().unwrap_or_default())
                     .set_precedence(group.precedence)
                     .set_role_arn(group.role_arn.clone())
                     .send()
@@ -413,6 +463,46 @@ fn schema_attribute(a: &SchemaAttributeType) -> SchemaAttribute {
         mutable: a.mutable().unwrap_or(true),
         required: a.required().unwrap_or(false),
     }
+}
+
+fn pool_rules(pool: &UserPoolType) -> PoolRules {
+    let password = pool
+        .policies()
+        .and_then(|p| p.password_policy())
+        .map(|p| PasswordRules {
+            minimum_length: p.minimum_length().unwrap_or(0).max(0) as usize,
+            uppercase: p.require_uppercase(),
+            lowercase: p.require_lowercase(),
+            numbers: p.require_numbers(),
+            symbols: p.require_symbols(),
+        });
+    let constraints = pool
+        .schema_attributes()
+        .iter()
+        .filter_map(|a| Some((a.name()?.to_owned(), attribute_constraint(a)?)))
+        .collect();
+    PoolRules {
+        case_insensitive: pool
+            .username_configuration()
+            .is_some_and(|c| !c.case_sensitive()),
+        password,
+        constraints,
+    }
+}
+
+/// A schema attribute's bounds, if it has any Cognito will hold values to.
+fn attribute_constraint(a: &SchemaAttributeType) -> Option<AttributeConstraint> {
+    fn bound<T: std::str::FromStr>(text: Option<&str>) -> Option<T> {
+        text.and_then(|t| t.trim().parse().ok())
+    }
+    if let Some(c) = a.string_attribute_constraints() {
+        let (min, max) = (bound(c.min_length()), bound(c.max_length()));
+        return (min.is_some() || max.is_some())
+            .then_some(AttributeConstraint::Length { min, max });
+    }
+    let c = a.number_attribute_constraints()?;
+    let (min, max) = (bound(c.min_value()), bound(c.max_value()));
+    (min.is_some() || max.is_some()).then_some(AttributeConstraint::Range { min, max })
 }
 
 fn group(g: &GroupType) -> Group {

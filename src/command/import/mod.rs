@@ -228,7 +228,8 @@ async fn run_phases(
     };
     let (users_plan, users_actions) = match (&users_target, snapshot_users) {
         (Some(t), Some(s)) => {
-            let (plan, actions) = users::plan(s, t, users_mode)?;
+            let password = options.temp_password.as_ref();
+            let (plan, actions) = users::plan(s, t, users_mode, password)?;
             (Some(plan), Some(actions))
         }
         _ => (None, None),

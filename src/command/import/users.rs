@@ -2,10 +2,13 @@
 //! (phase 3), and verify it after writing (phase 7). Applying is
 //! `section::users::apply_users`, called from phase 6.
 
+use age::secrecy::SecretString;
+
 use crate::aws::cognito::Cognito;
 use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::section::users::plan::TargetPool;
+use crate::section::users::rules::password_problems;
 use crate::section::users::{
     compatibility, plan_users, read_target_pool, UsersActions, UsersMode, UsersPlan, UsersSnapshot,
 };
@@ -54,13 +57,28 @@ pub(super) async fn check_users(
     Ok(Some(UsersTarget { cognito, pool }))
 }
 
-/// Phase 3: the users plan. Changes Cognito would refuse are refused now.
+/// Phase 3: the users plan. Changes Cognito would refuse are refused now, the
+/// temporary password (`RTSNAP_TEMP_PASSWORD`) included when users are to be created:
+/// the message says what it lacks, never what it is.
 pub(super) fn plan(
     snapshot: &UsersSnapshot,
     target: &UsersTarget,
     mode: UsersMode,
+    password: Option<&SecretString>,
 ) -> Result<(UsersPlan, UsersActions)> {
-    let (plan, actions, refusals) = plan_users(snapshot, &target.pool, mode);
+    let (plan, actions, mut refusals) = plan_users(snapshot, &target.pool, mode);
+    let policy = target.pool.rules.password.as_ref();
+    if let (Some(policy), Some(password), true) = (policy, password, plan.create > 0) {
+        let lacks = password_problems(policy, password);
+        if !lacks.is_empty() {
+            refusals.push(format!(
+                "RTSNAP_TEMP_PASSWORD does not meet the target pool's password policy, which \
+                 also applies to the temporary passwords of the {} users to create (it needs {})",
+                plan.create,
+                lacks.join(", ")
+            ));
+        }
+    }
     if !refusals.is_empty() {
         return Err(Error::Refused(format!(
             "Cognito would refuse these user changes: {}; nothing was written",
@@ -83,7 +101,33 @@ pub(super) async fn verify(
         return Ok(format!("match ({} users checked)", plan.snapshot_users));
     }
     Ok(format!(
-        "{} users missing, {} different, {} memberships missing, {} extra memberships, {} users to prune",
-        plan.create, plan.update, plan.memberships_add, plan.memberships_remove, plan.delete
+        "{} users missing, {} different, {} memberships missing, {} extra memberships, \
+         {} users to prune, {} groups missing, {} groups different, {} groups to prune{}",
+        plan.create,
+        plan.update,
+        plan.memberships_add,
+        plan.memberships_remove,
+        plan.delete,
+        plan.groups_create,
+        plan.groups_update,
+        plan.groups_delete,
+        first_differences(&plan)
     ))
+}
+
+/// `; first: group update admins, update a@x.com`: the first users and groups that
+/// still differ, so the operator sees what to look at.
+fn first_differences(plan: &UsersPlan) -> String {
+    let named: Vec<String> = plan
+        .first
+        .iter()
+        .filter(|(action, _)| action.as_str() != "kept")
+        .flat_map(|(action, keys)| keys.iter().take(3).map(move |k| format!("{action} {k}")))
+        .take(5)
+        .collect();
+    if named.is_empty() {
+        String::new()
+    } else {
+        format!("; first: {}", named.join(", "))
+    }
 }

@@ -28,7 +28,8 @@ pub(crate) async fn collect_users(
     cognito: &Cognito,
     progress: &dyn Progress,
 ) -> Result<StagedUsers> {
-    let (settings, estimate) = cognito.describe_pool().await?;
+    let described = cognito.describe_pool().await?;
+    let (settings, estimate) = (described.settings, described.estimate);
     let mut groups = cognito.list_groups().await?;
     groups.sort_by(|a, b| (a.precedence, &a.name).cmp(&(b.precedence, &b.name)));
     let mut memberships = super::memberships(cognito, &groups).await?;

@@ -20,6 +20,7 @@ pub mod compare;
 pub mod export;
 pub mod plan;
 pub mod read;
+pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -37,7 +38,7 @@ pub use read::UsersSnapshot;
 
 /// Reads the whole target pool: settings, groups, memberships and users.
 pub async fn read_target_pool(cognito: &Cognito) -> Result<TargetPool> {
-    let (settings, _) = cognito.describe_pool().await?;
+    let described = cognito.describe_pool().await?;
     let groups = cognito.list_groups().await?;
     let memberships = memberships(cognito, &groups)
         .await?
@@ -46,7 +47,8 @@ pub async fn read_target_pool(cognito: &Cognito) -> Result<TargetPool> {
         .collect::<HashMap<_, _>>();
     let users = cognito.all_users().await?;
     Ok(TargetPool {
-        settings,
+        settings: described.settings,
+        rules: described.rules,
         groups,
         users,
         memberships,
@@ -88,7 +90,8 @@ pub struct UsersCount {
 /// Counts the pool's users (`exact`: by listing them all; else DescribeUserPool's
 /// `EstimatedNumberOfUsers`) and groups (always listed: pools have few).
 pub async fn count_users(cognito: &Cognito, exact: bool) -> Result<UsersCount> {
-    let (settings, estimate) = cognito.describe_pool().await?;
+    let described = cognito.describe_pool().await?;
+    let (settings, estimate) = (described.settings, described.estimate);
     let groups = cognito.list_groups().await?.len() as u64;
     let (users, users_counted_by) = if exact {
         let mut count = 0u64;

@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::read::UsersSnapshot;
+use super::rules::{constraint_problem, missing_required, Refusals};
 use crate::archive::users::{Group, PoolSettings, User};
-use crate::aws::cognito::PoolUser;
+use crate::aws::cognito::{PoolRules, PoolUser};
 use crate::section::owner::SubTarget;
 
 /// Keys listed per action in a plan; the counts are always complete.
@@ -22,6 +23,8 @@ pub const SAMPLE_KEYS: usize = 10;
 /// The target pool as the plan sees it.
 pub struct TargetPool {
     pub settings: PoolSettings,
+    /// What the live pool checks new values against (not in any snapshot).
+    pub rules: PoolRules,
     pub groups: Vec<Group>,
     pub users: Vec<PoolUser>,
     /// Username → groups.
@@ -159,23 +162,34 @@ fn sign_in(attributes: &[String]) -> String {
     }
 }
 
-/// The name a user is matched by in a pool with these username attributes.
+/// The name a user is matched by in a pool with these username attributes: the
+/// e-mail or phone number it signs in with, else its username; without letter case
+/// when the pool compares sign-in names so (`PoolRules::case_insensitive`), exactly
+/// otherwise, as Cognito does.
 pub fn match_key(
     username_attributes: &[String],
+    case_insensitive: bool,
     username: &str,
     attributes: &BTreeMap<String, String>,
 ) -> String {
+    let fold = |value: &str| {
+        if case_insensitive {
+            value.to_lowercase()
+        } else {
+            value.to_owned()
+        }
+    };
     for by in username_attributes {
         if let Some(value) = attributes.get(by).filter(|v| !v.is_empty()) {
             let value = if by == "email" {
-                value.to_lowercase()
+                fold(value)
             } else {
                 value.clone()
             };
             return format!("{by}:{value}");
         }
     }
-    format!("username:{username}")
+    format!("username:{}", fold(username))
 }
 
 /// The attributes a user is created with or compared on: everything but `sub` and
@@ -204,16 +218,51 @@ pub fn plan_users(
     let mut refusals = Vec::new();
     plan_groups(snapshot, target, mode, &mut plan, &mut actions);
     let by = &target.settings.username_attributes;
-    let mut index: HashMap<String, &PoolUser> = target
-        .users
-        .iter()
-        .map(|u| (match_key(by, &u.username, &u.attributes), u))
-        .collect();
+    let folded = target.rules.case_insensitive;
+    let key_of = |username: &str, attributes: &BTreeMap<String, String>| {
+        match_key(by, folded, username, attributes)
+    };
+    // Several target users per key only if the pool let them in (it should not): each
+    // snapshot user takes one, and those left over are extra, never dropped unseen.
+    let mut index: HashMap<String, Vec<&PoolUser>> = HashMap::new();
+    for user in &target.users {
+        index
+            .entry(key_of(&user.username, &user.attributes))
+            .or_default()
+            .push(user);
+    }
+    let mut checks = Refusals::default();
+    let mut first_with_key: HashMap<String, &str> = HashMap::new();
     for (i, user) in snapshot.users.iter().enumerate() {
-        let key = match_key(by, &user.username, &user.attributes);
+        let key = key_of(&user.username, &user.attributes);
         let shown = display_key(&key);
-        match index.remove(&key) {
+        if let Some(earlier) = first_with_key.insert(key.clone(), &user.username) {
+            let why = if folded {
+                " (it compares sign-in names without letter case)"
+            } else {
+                ""
+            };
+            refusals.push(format!(
+                "snapshot users {earlier} and {} are one user in the target pool{why}",
+                user.username
+            ));
+            continue;
+        }
+        let existing = index.get_mut(&key).and_then(|users| users.pop());
+        match existing {
             None => {
+                for name in missing_required(&target.settings, &user.attributes) {
+                    checks.add(
+                        format!("lacks {name}, which the target pool requires"),
+                        shown,
+                    );
+                }
+                check_values(
+                    &target.rules,
+                    &writable(&user.attributes),
+                    shown,
+                    &mut checks,
+                );
                 plan.create += 1;
                 plan.note("create", shown);
                 actions.creates.push(i);
@@ -241,6 +290,15 @@ pub fn plan_users(
                         ));
                     }
                 }
+                for name in missing_required(&target.settings, &BTreeMap::new()) {
+                    if update.remove.iter().any(|r| r == name) {
+                        checks.add(
+                            format!("lacks {name}, which the target pool requires"),
+                            shown,
+                        );
+                    }
+                }
+                check_values(&target.rules, &update.set, shown, &mut checks);
                 let changed =
                     !update.set.is_empty() || !update.remove.is_empty() || update.enabled.is_some();
                 if changed {
@@ -254,10 +312,11 @@ pub fn plan_users(
             }
         }
     }
-    let mut extra: Vec<&PoolUser> = index.into_values().collect();
+    refusals.extend(checks.lines());
+    let mut extra: Vec<&PoolUser> = index.into_values().flatten().collect();
     extra.sort_by(|a, b| a.username.cmp(&b.username));
     for user in extra {
-        let key = match_key(by, &user.username, &user.attributes);
+        let key = key_of(&user.username, &user.attributes);
         if mode.prune {
             plan.delete += 1;
             plan.note("delete", display_key(&key));
@@ -268,6 +327,20 @@ pub fn plan_users(
         }
     }
     (plan, actions, refusals)
+}
+
+/// Adds a refusal for each value the target pool's constraints would refuse.
+fn check_values(
+    rules: &PoolRules,
+    values: &BTreeMap<String, String>,
+    shown: &str,
+    checks: &mut Refusals,
+) {
+    for (name, value) in values {
+        if let Some(problem) = constraint_problem(rules, name, value) {
+            checks.add(problem, shown);
+        }
+    }
 }
 
 /// `email:a@x.com` → `a@x.com`.
@@ -314,11 +387,21 @@ fn plan_groups(
 fn user_update(user: &User, existing: &PoolUser, mode: UsersMode) -> UserUpdate {
     let want = writable(&user.attributes);
     let have = writable(&existing.attributes);
-    let set: BTreeMap<String, String> = want
+    let mut set: BTreeMap<String, String> = want
         .iter()
         .filter(|(name, value)| have.get(*name) != Some(*value))
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
+    // A new e-mail or phone number sent alone is marked unverified by Cognito (and a
+    // code is sent to it), so its `_verified` flag goes with it even when unchanged.
+    for (contact, verified) in [
+        ("email", "email_verified"),
+        ("phone_number", "phone_number_verified"),
+    ] {
+        if let (true, Some(flag)) = (set.contains_key(contact), want.get(verified)) {
+            set.insert(verified.to_owned(), flag.clone());
+        }
+    }
     let remove: Vec<String> = if mode.exact {
         have.keys()
             .filter(|n| !want.contains_key(*n))
@@ -362,132 +445,4 @@ fn plan_memberships(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::archive::users::SchemaAttribute;
-
-    fn pool(by: &[&str], custom: &[&str]) -> PoolSettings {
-        PoolSettings {
-            user_pool_id: "p".into(),
-            username_attributes: by.iter().map(|s| s.to_string()).collect(),
-            alias_attributes: vec![],
-            auto_verified_attributes: vec![],
-            mfa_configuration: "OFF".into(),
-            schema: custom
-                .iter()
-                .map(|n| SchemaAttribute {
-                    name: n.to_string(),
-                    attribute_data_type: "String".into(),
-                    mutable: true,
-                    required: false,
-                })
-                .collect(),
-        }
-    }
-
-    fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn compatibility_lists_each_difference() {
-        let snapshot = pool(&["email"], &["custom:company", "custom:tier"]);
-        let target = pool(&[], &["custom:company"]);
-        let problems = compatibility(&snapshot, &target);
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].contains("signs in with email"));
-        assert!(problems[1].contains("custom:tier"));
-        assert!(compatibility(&snapshot, &snapshot).is_empty());
-    }
-
-    #[test]
-    fn users_match_by_email_in_email_pools_and_by_username_otherwise() {
-        let a = attrs(&[("email", "Ann@X.com")]);
-        assert_eq!(
-            match_key(&["email".into()], "uuid-1", &a),
-            "email:ann@x.com"
-        );
-        assert_eq!(match_key(&[], "ann", &a), "username:ann");
-    }
-
-    #[test]
-    fn plan_creates_updates_and_prunes() {
-        let snapshot = UsersSnapshot {
-            pool: pool(&["email"], &[]),
-            groups: vec![Group {
-                name: "admins".into(),
-                description: None,
-                precedence: Some(0),
-                role_arn: None,
-            }],
-            users: vec![
-                User {
-                    username: "old-a".into(),
-                    sub: "old-a".into(),
-                    attributes: attrs(&[("email", "a@x.com"), ("name", "A")]),
-                    enabled: false,
-                    status: "CONFIRMED".into(),
-                    groups: vec!["admins".into()],
-                    mfa_enabled: vec![],
-                    created_at: None,
-                },
-                User {
-                    username: "old-b".into(),
-                    sub: "old-b".into(),
-                    attributes: attrs(&[("email", "b@x.com")]),
-                    enabled: true,
-                    status: "CONFIRMED".into(),
-                    groups: vec![],
-                    mfa_enabled: vec![],
-                    created_at: None,
-                },
-            ],
-        };
-        let target = TargetPool {
-            settings: pool(&["email"], &[]),
-            groups: vec![],
-            users: vec![
-                PoolUser {
-                    username: "new-a".into(),
-                    attributes: attrs(&[("email", "a@x.com"), ("sub", "new-a"), ("name", "B")]),
-                    enabled: true,
-                    status: "CONFIRMED".into(),
-                    created_at: None,
-                    mfa_options: vec![],
-                },
-                PoolUser {
-                    username: "new-z".into(),
-                    attributes: attrs(&[("email", "z@x.com"), ("sub", "new-z")]),
-                    enabled: true,
-                    status: "CONFIRMED".into(),
-                    created_at: None,
-                    mfa_options: vec![],
-                },
-            ],
-            memberships: HashMap::new(),
-        };
-        let mode = UsersMode {
-            exact: true,
-            prune: true,
-        };
-        let (plan, actions, refusals) = plan_users(&snapshot, &target, mode);
-        assert!(refusals.is_empty());
-        assert_eq!((plan.create, plan.update, plan.delete), (1, 1, 1));
-        assert_eq!((plan.groups_create, plan.memberships_add), (1, 1));
-        assert_eq!(actions.updates[0].enabled, Some(false));
-        assert_eq!(actions.updates[0].set["name"], "A");
-        assert_eq!(actions.deletes, vec!["new-z".to_string()]);
-        assert_eq!(
-            actions.subs["old-a"],
-            SubTarget::Known {
-                sub: "new-a".into(),
-                username: "new-a".into()
-            }
-        );
-        assert_eq!(actions.subs["old-b"], SubTarget::Pending);
-        assert_eq!(plan.first["create"], vec!["b@x.com".to_string()]);
-    }
-}
+mod tests;
