@@ -33,7 +33,7 @@ use crate::config::Environment;
 /// the service's error code and message (which never contain credentials).
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
-    #[error("{operation} {resource}: {message}")]
+    #[error("{operation}{}: {message}", on(resource))]
     Service {
         operation: &'static str,
         resource: String,
@@ -44,6 +44,15 @@ pub enum AwsError {
     },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// ` resource`, or nothing for calls on no resource (ListTables).
+fn on(resource: &str) -> String {
+    if resource.is_empty() {
+        String::new()
+    } else {
+        format!(" {resource}")
+    }
 }
 
 impl AwsError {
@@ -145,7 +154,7 @@ pub(crate) fn service_error<E>(
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+    use aws_sdk_dynamodb::error::SdkError;
     let transient = match &err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             true
@@ -154,7 +163,7 @@ where
             .raw_response()
             .is_some_and(|r| r.status().as_u16() >= 500),
     };
-    let (code, message) = match err.as_service_error() {
+    let (code, message) = match err.as_service_error().filter(|s| s.code().is_some()) {
         Some(service) => (
             service.code().map(str::to_owned),
             service
@@ -162,7 +171,7 @@ where
                 .map(str::to_owned)
                 .unwrap_or_else(|| service.code().unwrap_or("service error").to_owned()),
         ),
-        None => (None, DisplayErrorContext(&err).to_string()),
+        None => (None, failure_text(&err)),
     };
     AwsError::Service {
         operation,
@@ -172,6 +181,79 @@ where
         transient,
     }
 }
+
+/// What went wrong with a call that got no service error, in one line that says what
+/// to check. The SDK's own text nests every layer's debug output over several lines
+/// (hundreds of characters for a refused connection); the innermost cause is the one
+/// that names the problem.
+fn failure_text<E>(err: &aws_sdk_dynamodb::error::SdkError<E>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    let cause = innermost_cause(err);
+    // The SDK's text for a missing identity lists every provider it tried, one clause
+    // each (and trips the secret mask on `WebIdentityToken: the …`); what helps is
+    // where credentials come from. Matched by text: the error type lives in a crate
+    // rtsnap does not otherwise need.
+    if cause.contains("no credentials found") || cause.contains("failed to load credentials") {
+        return "no AWS credentials found: set AWS_PROFILE (or `profile` for the environment \
+                in rtsnap.toml), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            .into();
+    }
+    let text = match err {
+        SdkError::TimeoutError(_) => format!(
+            "no answer within {} s ({}); check endpoint_url and the network",
+            answer_timeout().as_secs(),
+            "RTSNAP_ANSWER_TIMEOUT_SECS sets the wait"
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => format!(
+            "no answer within {} s: {cause}; check endpoint_url and the network",
+            answer_timeout().as_secs()
+        ),
+        SdkError::DispatchFailure(_) => format!(
+            "could not send the request: {cause}; check endpoint_url, region, credentials and the network"
+        ),
+        SdkError::ResponseError(_) => format!(
+            "the answer could not be read: {cause}; is endpoint_url an AWS endpoint?"
+        ),
+        SdkError::ServiceError(context) => format!(
+            "HTTP {} without an AWS error code: {cause}; is endpoint_url an AWS endpoint?",
+            context.raw().status().as_u16()
+        ),
+        _ => format!("the request could not be built: {cause}"),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The deepest error in `err`'s source chain, displayed.
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = err;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    deepest.to_string()
+}
+
+/// How long a call waits for the first byte of an answer before it counts as failed
+/// (and is retried within the retry budget): `RTSNAP_ANSWER_TIMEOUT_SECS`, else 60 s.
+/// Without it a server that accepts the connection and never answers would hang every
+/// command for ever, the retry budget never starting. AWS answers in milliseconds; S3
+/// copies start their answer at once and then keep it alive.
+pub(crate) fn answer_timeout() -> Duration {
+    static TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TIMEOUT.get_or_init(|| {
+        std::env::var("RTSNAP_ANSWER_TIMEOUT_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|secs| *secs > 0)
+            .map_or(Duration::from_secs(60), Duration::from_secs)
+    })
+}
+
+/// How long connecting may take: a TCP (and TLS) handshake, never longer than the
+/// wait for an answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The SDK configuration for one environment: its region, profile and endpoint
 /// override (`endpoint_url` in rtsnap.toml, or `AWS_ENDPOINT_URL` through the SDK).
@@ -187,7 +269,15 @@ pub async fn sdk_config(env: &Environment) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     let retry = aws_config::retry::RetryConfig::adaptive().with_max_attempts(SDK_ATTEMPTS);
-    loader.retry_config(retry).load().await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(answer_timeout()))
+        .read_timeout(answer_timeout())
+        .build();
+    loader
+        .retry_config(retry)
+        .timeout_config(timeouts)
+        .load()
+        .await
 }
 
 /// An SDK timestamp as RFC 3339 UTC to the second (`2025-08-12T09:30:00Z`), as the
