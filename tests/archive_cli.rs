@@ -785,3 +785,31 @@ fn list_contents_checks_each_archive_and_shows_its_counts() {
     assert!(text.contains(&format!("{users} users")), "{text}");
     assert!(text.contains("FAILED: "), "{text}");
 }
+
+/// Found by the 2026-12-01 bug hunt: `import`, `check` and `verify --against` found a
+/// bare snapshot name in the snapshot directory, but `verify`, `inspect` and `unpack`
+/// did not, so the guide's `rtsnap export staging` then `rtsnap verify
+/// staging-DATE.rtsnap` failed unless run from that directory.
+#[test]
+fn verify_inspect_and_unpack_find_a_bare_name_in_the_snapshot_directory() {
+    let ws = Workspace::new();
+    fs::create_dir_all(ws.path("home/snapshots")).unwrap();
+    ws.pack_fixture("home/snapshots/staging-2025-08-12.rtsnap");
+    let name = "staging-2025-08-12.rtsnap";
+    let key = [("RTSNAP_IDENTITY", "id.txt")];
+    let verify = ws.run(&["verify", name, "--json"], &key);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    let inspect = ws.run(&["inspect", name, "--json"], &key);
+    assert_eq!(inspect.status.code(), Some(0), "{}", stderr(&inspect));
+    let unpack = ws.run(&["unpack", name, "out"], &key);
+    assert_eq!(unpack.status.code(), Some(0), "{}", stderr(&unpack));
+    let (unpacked, fixture) = (read_tree(&ws.path("out")), read_tree(&fixture_dir()));
+    let same = fixture
+        .iter()
+        .all(|(path, bytes)| unpacked.get(path) == Some(bytes));
+    assert!(same, "unpack wrote the fixture's files");
+    // A file of that name here still wins over the snapshot directory's.
+    fs::write(ws.path(name), b"not an archive").unwrap();
+    let here = ws.run(&["inspect", name], &key);
+    assert_ne!(here.status.code(), Some(0), "the local file was read");
+}

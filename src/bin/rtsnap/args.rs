@@ -106,7 +106,8 @@ pub enum Command {
         /// Confirm a protected target by naming it.
         #[arg(long, value_name = "ENV")]
         confirm: Option<String>,
-        /// Do not ask before writing to an unprotected target.
+        /// Do not ask before writing to an unprotected target (without a terminal
+        /// nobody is asked anyway; a protected target always needs --confirm)
         #[arg(long)]
         yes: bool,
         /// Refuse a snapshot with dangling references ([[relations]] of rtsnap.toml)

@@ -197,11 +197,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             allow_in_repo,
         } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
+            let file = locate_snapshot(&file, cli.config.as_deref());
             let report = rtsnap::command::pack::unpack(&file, &dir, &key, allow_in_repo)?;
             out.emit(&report, || render::unpack_text(&report))
         }
         Command::Inspect { file } => {
             let key = rtsnap::keys::require_decryption_key(cli.identity.as_deref())?;
+            let file = locate_snapshot(&file, cli.config.as_deref());
             let report = rtsnap::command::inspect::inspect(&file, &key)?;
             out.emit(&report, || render::inspect_text(&report))
         }
@@ -214,6 +216,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             against: None,
         } => {
             let key = rtsnap::keys::decryption_key(cli.identity.as_deref())?;
+            let file = locate_snapshot(&file, cli.config.as_deref());
             let report = rtsnap::command::inspect::verify(&file, key.as_ref())?;
             out.emit(&report, || verify_text(&file, &report))
         }
@@ -246,6 +249,19 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 /// A bare file name that is not in the working directory is looked up in the snapshot
 /// directory, where export and backups put snapshots.
+/// [`resolve_snapshot`] for the commands that need no configuration otherwise
+/// (`unpack`, `inspect`, `verify`): the snapshot directory comes from the configuration
+/// when there is one, only for a bare name that is not a file here.
+fn locate_snapshot(file: &Path, config: Option<&Path>) -> PathBuf {
+    if file.components().count() != 1 || file.exists() {
+        return file.to_path_buf();
+    }
+    match Config::discover(config) {
+        Ok(config) => resolve_snapshot(file, &config.snapshot_dir()),
+        Err(_) => file.to_path_buf(),
+    }
+}
+
 pub(crate) fn resolve_snapshot(file: &Path, snapshot_dir: &Path) -> PathBuf {
     let bare = file.components().count() == 1;
     if bare && !file.exists() && snapshot_dir.join(file).exists() {
