@@ -211,6 +211,9 @@ impl Config {
         let value: toml::Table = toml::from_str(text).map_err(syntax)?;
         reject_secrets(&value, text, origin)?;
         let file: ConfigFile = toml::from_str(text).map_err(syntax)?;
+        for name in file.environments.keys() {
+            check_environment_name(name)?;
+        }
         Ok(Config {
             path: None,
             snapshots: file.snapshots,
@@ -310,6 +313,25 @@ impl Config {
             None => path.to_path_buf(),
         }
     }
+}
+
+/// An environment's name goes into snapshot file names (`<env>-<date>.rtsnap`) and
+/// variable names (`RTSNAP_<ENV>_…`): letters, digits, `-` and `_`, starting with a
+/// letter or digit. Anything else (`../x`, a space) could place a snapshot outside the
+/// snapshot directory or make an override impossible to set.
+fn check_environment_name(name: &str) -> Result<(), ConfigError> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if first_ok && rest_ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        env: name.to_owned(),
+        message:
+            "an environment name is letters, digits, `-` and `_`, starting with a letter or digit"
+                .into(),
+    })
 }
 
 impl Environment {
@@ -631,5 +653,18 @@ backend_suffix = "sandboxsuffix"
             .unwrap_err()
             .to_string();
         assert!(err.contains("native_via"), "{err}");
+    }
+
+    /// Found by the 2026-12-01 bug hunt: `[environments."../../x"]` wrote its export
+    /// outside the snapshot directory.
+    #[test]
+    fn environment_names_that_could_leave_the_snapshot_directory_are_refused() {
+        for name in ["\"../../x\"", "\"a b\"", "\"-x\"", "\"x/y\""] {
+            let text = format!("[environments.{name}]\nbackend_suffix = \"abc\"\n");
+            let err = Config::parse(&text, "rtsnap.toml").expect_err(name);
+            assert!(err.to_string().contains("letters, digits"), "{err}");
+        }
+        let fine = "[environments.private-beta_2]\nbackend_suffix = \"abc\"\n";
+        assert!(Config::parse(fine, "rtsnap.toml").is_ok());
     }
 }

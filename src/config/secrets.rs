@@ -18,34 +18,52 @@ const SECRET_WORDS: &[&str] = &[
     "identity",
 ];
 
+/// The tables whose keys are names the user chose (environments, models), not
+/// settings: `[environments.private-beta]` or `owner_fields = { Token = [...] }` name
+/// an environment and a model, and hold no secret for being so named. Their values
+/// are still checked.
+const NAMED_BY_USER: &[&str] = &["environments", "owner_fields"];
+
 /// Refuses secret-looking keys and values anywhere in the file.
 pub(super) fn reject_secrets(
     table: &toml::Table,
     text: &str,
     origin: &str,
 ) -> Result<(), ConfigError> {
+    check_table(table, text, origin, false)
+}
+
+/// Checks `table`'s keys (unless `names`: they are names the user chose) and values.
+fn check_table(
+    table: &toml::Table,
+    text: &str,
+    origin: &str,
+    names: bool,
+) -> Result<(), ConfigError> {
     for (key, value) in table {
         let lower = key.to_ascii_lowercase();
         let words: Vec<&str> = lower.split(['_', '-', '.']).collect();
-        let secret_key = words.iter().any(|w| SECRET_WORDS.contains(w))
-            || lower.ends_with("access_key")
-            || lower.ends_with("secret_key");
-        let secret_value = value
-            .as_str()
-            .is_some_and(|v| v.starts_with("AGE-SECRET-KEY-") || looks_like_access_key_id(v));
-        if secret_key || secret_value {
-            return Err(ConfigError::SecretInFile {
-                path: origin.to_owned(),
-                line: find_key_line(text, key),
-                key: key.clone(),
-            });
+        let secret_key = !names
+            && (words.iter().any(|w| SECRET_WORDS.contains(w))
+                || lower.ends_with("access_key")
+                || lower.ends_with("secret_key"));
+        if secret_key || value.as_str().is_some_and(secret_value) {
+            return Err(secret_in_file(text, origin, key));
         }
         match value {
-            toml::Value::Table(inner) => reject_secrets(inner, text, origin)?,
+            toml::Value::Table(inner) => {
+                let named = !names && NAMED_BY_USER.contains(&key.as_str());
+                check_table(inner, text, origin, named)?
+            }
             toml::Value::Array(items) => {
                 for item in items {
-                    if let toml::Value::Table(inner) = item {
-                        reject_secrets(inner, text, origin)?;
+                    match item {
+                        toml::Value::Table(inner) => check_table(inner, text, origin, false)?,
+                        // An identity pasted into `recipients` in place of its public key.
+                        toml::Value::String(v) if secret_value(v) => {
+                            return Err(secret_in_file(text, origin, key))
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -53,6 +71,19 @@ pub(super) fn reject_secrets(
         }
     }
     Ok(())
+}
+
+fn secret_in_file(text: &str, origin: &str, key: &str) -> ConfigError {
+    ConfigError::SecretInFile {
+        path: origin.to_owned(),
+        line: find_key_line(text, key),
+        key: key.to_owned(),
+    }
+}
+
+/// A value that is a secret whatever its key: an age identity or an AWS access key id.
+fn secret_value(value: &str) -> bool {
+    value.starts_with("AGE-SECRET-KEY-") || looks_like_access_key_id(value)
 }
 
 /// AWS access key ids: `AKIA`/`ASIA` and 16 upper-case letters or digits.
@@ -73,4 +104,41 @@ fn find_key_line(text: &str, key: &str) -> usize {
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
         .map_or(1, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(), ConfigError> {
+        let table: toml::Table = text.parse().expect("toml");
+        reject_secrets(&table, text, "rtsnap.toml")
+    }
+
+    /// Found by the 2026-12-01 bug hunt: `[environments.private-beta]` and a model
+    /// named `Token` in `owner_fields` were refused as secrets.
+    #[test]
+    fn environment_and_model_names_are_names_not_secret_settings() {
+        let text = "owner_fields = { Token = [\"owner\"], SecretNote = [\"author\"] }\n\
+                    [environments.private-beta]\nbackend_suffix = \"abc\"\n";
+        assert!(check(text).is_ok());
+    }
+
+    #[test]
+    fn secret_settings_are_refused_at_any_depth_with_their_line() {
+        let text = "[environments.staging]\nbackend_suffix = \"abc\"\nsecret_access_key = \"x\"\n";
+        match check(text) {
+            Err(ConfigError::SecretInFile { line, key, .. }) => {
+                assert_eq!((line, key.as_str()), (3, "secret_access_key"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let identity = "[snapshots]\nrecipients = [\"AGE-SECRET-KEY-1QQQ\"]\n";
+        assert!(matches!(
+            check(identity),
+            Err(ConfigError::SecretInFile { line: 2, .. })
+        ));
+        let nested = "[environments.token]\npassword = \"x\"\n";
+        assert!(check(nested).is_err(), "a setting inside a named table");
+    }
 }
