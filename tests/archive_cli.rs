@@ -813,3 +813,36 @@ fn verify_inspect_and_unpack_find_a_bare_name_in_the_snapshot_directory() {
     let here = ws.run(&["inspect", name], &key);
     assert_ne!(here.status.code(), Some(0), "the local file was read");
 }
+
+/// Found by the 2026-12-01 bug hunt: with `--json`, a wrong command line printed
+/// usage on stderr and nothing on stdout, where scripts expect one document.
+#[test]
+fn json_gets_one_document_for_a_wrong_command_line_too() {
+    let ws = Workspace::new();
+    for args in [
+        &["--json", "import"][..],
+        &["import", "x.rtsnap", "--target", "t", "--json", "--frob"],
+        &["--json", "bogus"],
+    ] {
+        let out = ws.run(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: one JSON document ({e})"));
+        assert_eq!(doc["exit_code"], 2);
+        let error = doc["error"].as_str().unwrap();
+        assert!(!error.is_empty() && !error.contains('\n'), "{error}");
+        assert!(stderr(&out).contains("Usage:"), "usage still on stderr");
+    }
+    let out = ws.run(&["--json", "import"], &[]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["error"].as_str().unwrap().contains("--target <ENV>"),
+        "{doc}"
+    );
+    let help = ws.run(&["--json", "--help"], &[]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("Usage:"),
+        "help stays help"
+    );
+}
