@@ -277,11 +277,15 @@ async fn issue_9_dangling_references_are_found_with_their_keys_in_files_and_envi
         "{text}"
     );
 
-    // The environment: the same findings, from a scan.
+    // The environment: the same findings, from a scan; a folder named like the
+    // environment beside the config (what `unpack x.rtsnap staging` leaves) does not
+    // take its place (the 2026-12-01 bug hunt: it was read instead).
+    std::fs::create_dir(world.dir.path().join("staging")).expect("folder");
     let out = world.rtsnap(&["check", "staging", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(reported(&doc["integrity"]), expected);
+    std::fs::remove_dir(world.dir.path().join("staging")).expect("folder");
 
     // Export warns and records the result in MANIFEST.json (read with stock tools).
     let doc = world.rtsnap_json(&["export", "staging", "-o", "staging.rtsnap"]);

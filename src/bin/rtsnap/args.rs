@@ -27,7 +27,8 @@ pub struct Cli {
     /// More detail on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Only errors on stderr.
+    /// Print errors only: no report on stdout, no notes or progress on stderr (the
+    /// exit code tells the outcome; --json still prints its document)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     #[command(subcommand)]

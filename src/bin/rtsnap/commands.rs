@@ -106,7 +106,11 @@ pub(crate) fn check(
 ) -> Result<(), Error> {
     let config = Config::discover(globals.config.as_deref())?;
     let snapshot = resolve_snapshot(Path::new(source), &config.snapshot_dir());
-    let is_file = snapshot.exists() || source.ends_with(".rtsnap");
+    // A configured environment's name means the environment, even beside a file or
+    // folder of that name (`rtsnap unpack x.rtsnap staging` makes one); `./staging`
+    // names the file.
+    let names_environment = config.environments.contains_key(source);
+    let is_file = !names_environment && (snapshot.exists() || source.ends_with(".rtsnap"));
     let key;
     let environment;
     let target = if is_file {
