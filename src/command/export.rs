@@ -211,10 +211,46 @@ pub fn default_export_path(dir: &Path, env: &str) -> PathBuf {
     if !plain.exists() {
         return plain;
     }
-    dir.join(format!(
-        "{env}-{date}-{:02}{:02}{:02}.rtsnap",
+    let stamp = format!(
+        "{env}-{date}-{:02}{:02}{:02}",
         now.hour(),
         now.minute(),
         now.second()
-    ))
+    );
+    // Two exports of one environment within a second: number the later ones rather
+    // than refuse them (the name is only checked here; the write itself never
+    // replaces a file).
+    (1u32..)
+        .map(|n| match n {
+            1 => dir.join(format!("{stamp}.rtsnap")),
+            n => dir.join(format!("{stamp}-{n}.rtsnap")),
+        })
+        .find(|path| !path.exists())
+        .unwrap_or(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the 2026-12-01 bug hunt: a third default-named export of one
+    /// environment within a second was refused ("already exists").
+    #[test]
+    fn default_names_never_collide_within_a_second() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..4 {
+            let path = default_export_path(dir.path(), "staging");
+            assert!(!path.exists(), "{}", path.display());
+            std::fs::write(&path, b"x").expect("write");
+            assert!(seen.insert(path));
+        }
+        let names: Vec<String> = seen
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        assert!(names
+            .iter()
+            .all(|n| n.starts_with("staging-") && n.ends_with(".rtsnap")));
+    }
 }
