@@ -762,3 +762,40 @@ async fn a_failed_upload_is_named_and_the_others_are_written() {
         "the others written, no delete run"
     );
 }
+
+/// Found by the 2026-12-01 bug hunt: one archived object (GLACIER storage class, no
+/// stored checksum) failed the whole export with S3's bare "not valid for the object's
+/// storage class". It still fails (its SHA-256 cannot be read), on one line that names
+/// the object and what to do, and writes no snapshot.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archived_object_fails_the_export_with_what_to_do() {
+    let (world, client, buckets) = bucket_world("assets_archived", &[("staging", false)]).await;
+    let source = &buckets["staging"];
+    put(
+        &client,
+        source,
+        "public/a.txt",
+        b"a".to_vec(),
+        "text/plain",
+        &[],
+    )
+    .await;
+    client
+        .put_object()
+        .bucket(source)
+        .key("cold/archived.bin")
+        .body(ByteStream::from(b"cold".to_vec()))
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .send()
+        .await
+        .expect("PutObject GLACIER");
+    let out = world.rtsnap(&["export", "staging", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one document");
+    let error = doc["error"].as_str().expect("error");
+    assert!(error.starts_with("GetObject s3://"), "{error}");
+    assert!(error.contains("cold/archived.bin"), "{error}");
+    assert!(error.contains("restore it first"), "{error}");
+    assert!(error.contains("--only"), "{error}");
+    assert!(world.snapshots().is_empty(), "no snapshot written");
+}

@@ -20,6 +20,22 @@ use base64::Engine as _;
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 
+/// GetObject of an object in an archive storage class (Glacier Flexible Retrieval,
+/// Deep Archive) not restored: S3 cannot read it, so neither its bytes nor (without a
+/// stored checksum) its SHA-256 can go into a snapshot. Says what the operator can do.
+fn archived(object: String) -> AwsError {
+    AwsError::Service {
+        operation: "GetObject",
+        resource: object,
+        code: Some("InvalidObjectState".into()),
+        message: "the object is archived (GLACIER or DEEP_ARCHIVE storage class) and cannot \
+                  be read: restore it first (aws s3api restore-object), or leave assets out \
+                  with --only (models and `users` only)"
+            .into(),
+        transient: false,
+    }
+}
+
 /// An [`ObjectHead`] without its SHA-256 from a HeadObject or GetObject answer (the
 /// SDK's two output types share the getter names but no trait).
 macro_rules! object_head {
@@ -240,6 +256,12 @@ impl S3 {
             {
                 Ok(out) => Ok(Some(out)),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_invalid_object_state()) =>
+                {
+                    Err(archived(self.object_name(key)))
+                }
                 Err(e) => Err(service_error("GetObject", self.object_name(key), e)),
             }
         })
