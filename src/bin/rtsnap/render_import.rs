@@ -133,6 +133,12 @@ fn users_plan_text(text: &mut String, plan: &rtsnap::section::users::UsersPlan) 
         "  users (pool {}): {} create, {} update, {} unchanged, {} delete, {} kept (absent from the snapshot)\n",
         plan.pool, plan.create, plan.update, plan.unchanged, plan.delete, plan.kept
     ));
+    if plan.federated > 0 {
+        text.push_str(&format!(
+            "  federated users (Google, SAML, …): {} not restored; Cognito creates each again at its next sign-in\n",
+            plan.federated
+        ));
+    }
     text.push_str(&format!(
         "  groups: {} create, {} update, {} delete; memberships: {} add, {} remove\n",
         plan.groups_create,

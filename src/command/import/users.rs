@@ -121,7 +121,7 @@ fn first_differences(plan: &UsersPlan) -> String {
     let named: Vec<String> = plan
         .first
         .iter()
-        .filter(|(action, _)| action.as_str() != "kept")
+        .filter(|(action, _)| !matches!(action.as_str(), "kept" | "federated, not restored"))
         .flat_map(|(action, keys)| keys.iter().take(3).map(move |k| format!("{action} {k}")))
         .take(5)
         .collect();

@@ -17,6 +17,9 @@ use crate::archive::users::{Group, PoolSettings, User};
 use crate::aws::cognito::{PoolRules, PoolUser};
 use crate::section::owner::SubTarget;
 
+/// The `UserStatus` of users who sign in through an external identity provider.
+pub const FEDERATED: &str = "EXTERNAL_PROVIDER";
+
 /// Keys listed per action in a plan; the counts are always complete.
 pub const SAMPLE_KEYS: usize = 10;
 
@@ -54,6 +57,11 @@ pub struct UsersPlan {
     pub delete: u64,
     /// Target users absent from the snapshot, kept (no `--prune-users`).
     pub kept: u64,
+    /// Federated users (status `EXTERNAL_PROVIDER`: Google, SAML, …) of the snapshot,
+    /// not restored, and those of the target, never changed or pruned: AdminCreateUser
+    /// cannot create them (it would make a password user of that name), and Cognito
+    /// creates each again at its next sign-in through its provider.
+    pub federated: u64,
     pub groups_create: u64,
     pub groups_update: u64,
     pub groups_delete: u64,
@@ -225,7 +233,7 @@ pub fn plan_users(
     // Several target users per key only if the pool let them in (it should not): each
     // snapshot user takes one, and those left over are extra, never dropped unseen.
     let mut index: HashMap<String, Vec<&PoolUser>> = HashMap::new();
-    for user in &target.users {
+    for user in target.users.iter().filter(|u| u.status != FEDERATED) {
         index
             .entry(key_of(&user.username, &user.attributes))
             .or_default()
@@ -236,6 +244,11 @@ pub fn plan_users(
     for (i, user) in snapshot.users.iter().enumerate() {
         let key = key_of(&user.username, &user.attributes);
         let shown = display_key(&key);
+        if user.status == FEDERATED {
+            plan.federated += 1;
+            plan.note("federated, not restored", shown);
+            continue;
+        }
         if let Some(earlier) = first_with_key.insert(key.clone(), &user.username) {
             let why = if folded {
                 " (it compares sign-in names without letter case)"

@@ -340,3 +340,30 @@ fn a_changed_email_carries_its_verified_flag() {
     );
     assert!(!set.contains_key("email_verified"), "email did not change");
 }
+
+/// Found by the 2026-12-01 bug hunt: federated users (`EXTERNAL_PROVIDER`) were
+/// re-created as password users of the same name.
+#[test]
+fn federated_users_are_neither_created_nor_changed_nor_pruned() {
+    let mut google = snapshot_user("Google_1234", &[("email", "g@x.com")]);
+    google.status = FEDERATED.into();
+    let mut target_google = target_user("Google_9999", &[("email", "other@x.com")]);
+    target_google.status = FEDERATED.into();
+    let (snapshot, target) = email_pools(
+        vec![google, snapshot_user("u1", &[("email", "a@x.com")])],
+        vec![target_google],
+        false,
+    );
+    let (plan, actions, refusals) = plan_users(&snapshot, &target, PRUNE);
+    assert!(refusals.is_empty(), "{refusals:?}");
+    assert_eq!((plan.create, plan.delete, plan.federated), (1, 0, 1));
+    assert_eq!(actions.creates, vec![1], "only the password user");
+    assert!(
+        actions.deletes.is_empty(),
+        "a federated target user is never pruned"
+    );
+    assert_eq!(
+        plan.first["federated, not restored"],
+        vec!["g@x.com".to_string()]
+    );
+}
