@@ -256,6 +256,20 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
     assert!(err.contains("to undo: rtsnap import"), "{err}");
 
     proxy.set_rate(0);
+    // Another scope of the same snapshot may not resume with (or add its own backup
+    // beside) the unfinished import's backup: refused, nothing written (the
+    // 2026-12-01 bug hunt lost target-only items this way).
+    let written = count(&world, &target).await.unwrap_or(0);
+    let other = world.rtsnap(&[&args[..6], &["--merge"]].concat());
+    let message = stderr(&other);
+    assert_eq!(other.status.code(), Some(4), "{message}");
+    assert!(message.contains("did not finish"), "{message}");
+    assert!(message.contains("rtsnap rollback production"), "{message}");
+    assert!(
+        message.contains("mode exact"),
+        "names the pending scope: {message}"
+    );
+    assert_eq!(count(&world, &target).await.unwrap_or(0), written);
     let rerun = world.rtsnap_json(&[
         "import",
         "snap.rtsnap",

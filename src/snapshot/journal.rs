@@ -43,6 +43,11 @@ enum Event {
         /// `None` with `--no-backup`.
         backup: Option<PathBuf>,
         at: String,
+        /// What the run covers (models, users, assets, mode, limit, pruning): a resume
+        /// keeps the first attempt's backup, which covers only that. Absent in
+        /// journals written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
     },
     Finished {
         id: String,
@@ -75,6 +80,8 @@ pub struct RunRecord {
     pub snapshot: PathBuf,
     pub snapshot_id: String,
     pub backup: Option<PathBuf>,
+    /// See `Event::Started`.
+    pub scope: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub state: RunState,
@@ -123,20 +130,33 @@ impl Journal {
         Ok(records)
     }
 
-    /// The unfinished import of `snapshot_id` into `target` whose backup still exists,
-    /// if any: a re-run resumes it.
+    /// The unfinished runs of `kind` into `target` whose backup still exists, oldest
+    /// first: what `rollback` can still undo.
+    pub fn unfinished(&self, kind: RunKind, target: &str) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .records()?
+            .into_iter()
+            .filter(|r| {
+                r.kind == kind
+                    && r.target == target
+                    && r.state == RunState::Unfinished
+                    && r.backup.as_ref().is_some_and(|b| b.exists())
+            })
+            .collect())
+    }
+
+    /// The unfinished run of `snapshot_id` into `target` with the same `scope` whose
+    /// backup still exists, if any: a re-run resumes it. (A run recorded without a
+    /// scope, by an older rtsnap, matches any.)
     pub fn resumable(
         &self,
         kind: RunKind,
         target: &str,
         snapshot_id: &str,
+        scope: &str,
     ) -> Result<Option<RunRecord>> {
-        Ok(self.records()?.into_iter().rev().find(|r| {
-            r.kind == kind
-                && r.target == target
-                && r.snapshot_id == snapshot_id
-                && r.state == RunState::Unfinished
-                && r.backup.as_ref().is_some_and(|b| b.exists())
+        Ok(self.unfinished(kind, target)?.into_iter().rev().find(|r| {
+            r.snapshot_id == snapshot_id && r.scope.as_deref().is_none_or(|s| s == scope)
         }))
     }
 
@@ -161,6 +181,7 @@ impl Journal {
         snapshot: &Path,
         snapshot_id: &str,
         backup: Option<&Path>,
+        scope: &str,
     ) -> Result<String> {
         let at = super::write::now_rfc3339();
         // To the nanosecond: unique per run in practice.
@@ -173,6 +194,7 @@ impl Journal {
             snapshot_id: snapshot_id.to_owned(),
             backup: backup.map(absolute),
             at,
+            scope: Some(scope.to_owned()),
         })?;
         Ok(id)
     }
@@ -256,6 +278,7 @@ fn apply(records: &mut Vec<RunRecord>, event: Event) {
             snapshot_id,
             backup,
             at,
+            scope,
         } => {
             records.push(RunRecord {
                 id,
@@ -264,6 +287,7 @@ fn apply(records: &mut Vec<RunRecord>, event: Event) {
                 snapshot,
                 snapshot_id,
                 backup,
+                scope,
                 started_at: at,
                 finished_at: None,
                 state: RunState::Unfinished,
@@ -299,7 +323,7 @@ mod tests {
         std::fs::write(&b1, b"x").unwrap();
         let snap = dir.path().join("snap.rtsnap");
         let first = journal
-            .start(RunKind::Import, "prod", &snap, "abc", Some(&b1))
+            .start(RunKind::Import, "prod", &snap, "abc", Some(&b1), "all")
             .unwrap();
         // A crash: no `finished`. A torn line follows.
         std::fs::OpenOptions::new()
@@ -309,29 +333,39 @@ mod tests {
             .write_all(b"{\"event\":\"fini")
             .unwrap();
         let resumed = journal
-            .resumable(RunKind::Import, "prod", "abc")
+            .resumable(RunKind::Import, "prod", "abc", "all")
             .unwrap()
             .unwrap();
         assert_eq!(resumed.id, first);
         assert!(journal
-            .resumable(RunKind::Import, "prod", "other")
+            .resumable(RunKind::Import, "prod", "other", "all")
             .unwrap()
             .is_none());
         assert!(journal
-            .resumable(RunKind::Import, "staging", "abc")
+            .resumable(RunKind::Import, "staging", "abc", "all")
             .unwrap()
             .is_none());
+        // Another scope of the same snapshot (the 2026-12-01 bug hunt: `--only Big`
+        // interrupted, then the whole snapshot resumed with the first backup alone).
+        assert!(journal
+            .resumable(RunKind::Import, "prod", "abc", "models=Big")
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            journal.unfinished(RunKind::Import, "prod").unwrap().len(),
+            1
+        );
         assert_eq!(journal.rollback_source("prod").unwrap().unwrap().id, first);
 
         journal.finish(&first).unwrap();
         assert!(journal
-            .resumable(RunKind::Import, "prod", "abc")
+            .resumable(RunKind::Import, "prod", "abc", "all")
             .unwrap()
             .is_none());
         let b2 = dir.path().join("prod-pre-import-2.rtsnap");
         std::fs::write(&b2, b"x").unwrap();
         let second = journal
-            .start(RunKind::Import, "prod", &snap, "def", Some(&b2))
+            .start(RunKind::Import, "prod", &snap, "def", Some(&b2), "all")
             .unwrap();
         // The oldest unfinished wins over the last finished.
         assert_eq!(journal.rollback_source("prod").unwrap().unwrap().id, second);

@@ -17,6 +17,7 @@ pub(super) struct RunLog {
     kind: RunKind,
     target: String,
     snapshot_id: String,
+    scope: String,
     /// The interrupted run this one resumes.
     pub resumed: Option<RunRecord>,
     /// This run's id, once its start is recorded (or the resumed run's).
@@ -26,12 +27,17 @@ pub(super) struct RunLog {
 }
 
 impl RunLog {
-    /// Looks for an unfinished run of the same snapshot into the same target.
+    /// Looks for an unfinished run of the same snapshot and scope into the same
+    /// target, to resume. An unfinished import of another snapshot or scope refuses
+    /// this one: its backup covers only what it touched, so resuming with it could
+    /// lose what this run adds, and a fresh backup would split one migration's undo
+    /// across two backups that `rollback` restores one of. Finish it or roll it back.
     pub fn open(
         snapshot_dir: &Path,
         options: &ImportOptions,
         target: &str,
         manifest: &Manifest,
+        scope: &str,
     ) -> Result<RunLog> {
         let journal = Journal::new(snapshot_dir);
         let kind = if options.rollback_of.is_some() || options.backup_label == "pre-rollback" {
@@ -42,13 +48,26 @@ impl RunLog {
         let snapshot_id = snapshot_id(manifest)?;
         let resumed = match options.dry_run {
             true => None,
-            false => journal.resumable(kind, target, &snapshot_id)?,
+            false => journal.resumable(kind, target, &snapshot_id, scope)?,
         };
+        if kind == RunKind::Import && resumed.is_none() && !options.dry_run {
+            if let Some(pending) = journal.unfinished(kind, target)?.first() {
+                return Err(Error::Refused(format!(
+                    "an import into `{target}` started {} from {} ({}) did not finish: \
+                     re-run it with the same options to finish it, or `rtsnap rollback {target}` \
+                     to undo it, before another import; nothing was written",
+                    pending.started_at,
+                    pending.snapshot.display(),
+                    pending.scope.as_deref().unwrap_or("scope not recorded")
+                )));
+            }
+        }
         Ok(RunLog {
             journal,
             kind,
             target: target.to_owned(),
             snapshot_id,
+            scope: scope.to_owned(),
             run_id: resumed.as_ref().map(|r| r.id.clone()),
             resumed,
             rollback_of: options.rollback_of.clone(),
@@ -70,9 +89,14 @@ impl RunLog {
     /// Records this run's start, with its backup (none with `--no-backup`).
     pub fn start(&mut self, snapshot: &Path, backup: Option<&Path>) -> Result<()> {
         if self.run_id.is_none() {
-            let id =
-                self.journal
-                    .start(self.kind, &self.target, snapshot, &self.snapshot_id, backup)?;
+            let id = self.journal.start(
+                self.kind,
+                &self.target,
+                snapshot,
+                &self.snapshot_id,
+                backup,
+                &self.scope,
+            )?;
             self.run_id = Some(id);
         }
         Ok(())
@@ -96,6 +120,23 @@ impl RunLog {
         }
         Ok(())
     }
+}
+
+/// What a run covers, as the journal records it: mode, models, sections, sample size
+/// and pruning. Two runs of one snapshot with the same scope back up and write the
+/// same things, so one may resume the other.
+pub(super) fn run_scope(report: &super::report::ImportReport, options: &ImportOptions) -> String {
+    let models: Vec<&str> = report.tables.keys().map(String::as_str).collect();
+    format!(
+        "mode {}, models {}, users {}, assets {}, limit {}, prune users {}, prune assets {}",
+        report.mode,
+        models.join(","),
+        report.users.is_some(),
+        report.assets.is_some(),
+        options.limit.map_or("none".into(), |n| n.to_string()),
+        options.prune_users,
+        options.prune_assets
+    )
 }
 
 /// A snapshot's identity: the SHA-256 of its manifest, which lists every entry's

@@ -294,14 +294,16 @@ async fn run_phases(
     if options.dry_run {
         return Ok(report);
     }
+    // Before the question: an unfinished import of another scope refuses this one.
+    let scope = journal::run_scope(&report, options);
+    let manifest = &verified.manifest;
+    let mut run = journal::RunLog::open(ctx.snapshot_dir, options, &target.name, manifest, &scope)?;
 
     progress.note("phase 4/7: confirmation");
     confirm(target, options, ctx.prompt, &report)?;
 
     let has_changes = report.total_changes() > 0 || report.tables.values().any(|p| p.create);
     let mut final_owners = owners.clone();
-    let mut run =
-        journal::RunLog::open(ctx.snapshot_dir, options, &target.name, &verified.manifest)?;
     if has_changes {
         if ctx.stop.is_stopped() {
             return Err(Error::Interrupted(
