@@ -117,6 +117,20 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
             "id=x-6",
             "32 levels",
         ),
+        // The 2026-12-01 bug hunt: secondary index keys were not checked, so such
+        // items failed in phase 6 after the others were written.
+        (
+            "index-key-type",
+            r#"{"id":{"S":"x-7"},"affiliateId":{"N":"5"}}"#.into(),
+            "id=x-7",
+            "attribute `affiliateId` is N, but the target's index `contactsByAffiliateId` keys it as S",
+        ),
+        (
+            "index-key-empty",
+            r#"{"id":{"S":"x-8"},"affiliateId":{"S":""}}"#.into(),
+            "id=x-8",
+            "attribute `affiliateId` is empty",
+        ),
         (
             "duplicate-key",
             first_fixture_contact(),
@@ -187,4 +201,45 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
         3
     );
     assert_eq!(world.snapshots(), before, "no new backup");
+}
+
+/// The 2026-12-01 bug hunt: a target table with an index the snapshot's table lacks
+/// (a newer stack indexing a field that old data holds as a number): DynamoDB refused
+/// those items in phase 6, after the backup and after the other items were written.
+/// The plan checks index keys against the target's own indexes, so it refuses first.
+#[tokio::test]
+async fn an_index_only_the_target_has_is_checked_in_the_plan() {
+    let world = World::new(
+        Server::Dynalite,
+        "validate_gsi",
+        &[("staging", false), ("production", false)],
+    );
+    let source = world.create_table("staging", "Note", None, None).await;
+    let mut items: Vec<_> = (0..30)
+        .map(|i| common::world::simple_item(&format!("n-{i:02}"), i))
+        .collect();
+    use aws_sdk_dynamodb::types::AttributeValue;
+    for item in items.iter_mut().take(20) {
+        item.insert("tier".into(), AttributeValue::S("gold".into()));
+    }
+    items[25].insert("tier".into(), AttributeValue::N("3".into()));
+    world.put_items(&source, items).await;
+    let target = world
+        .create_table("production", "Note", None, Some("tier"))
+        .await;
+    world.rtsnap_json(&["export", "staging", "-o", "notes.rtsnap"]);
+
+    let out = world.rtsnap(&["import", "notes.rtsnap", "--target", "production", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Note item id=n-25: attribute `tier` is N, but the target's index `by_tier` keys it as S"),
+        "{err}"
+    );
+    assert!(err.contains("line "), "names the line: {err}");
+    assert!(world.scan_all(&target).await.is_empty(), "nothing written");
+    assert!(
+        world.snapshots().iter().all(|s| !s.contains("pre-import")),
+        "no backup"
+    );
 }

@@ -255,7 +255,19 @@ async fn run_phases(
         owners: owners.as_ref(),
     };
     // The snapshot is read on its own thread while the target tables are scanned.
-    let snapshot_side = snapshot_side(snapshot, ctx.decrypt, selection, &verified.schemas)?;
+    // Secondary index keys as the target tables declare them (an existing table's
+    // indexes may differ from the snapshot's).
+    let index_keys = targets
+        .iter()
+        .map(|(model, t)| (model.clone(), tables::index_keys(&t.schema)))
+        .collect();
+    let snapshot_side = snapshot_side(
+        snapshot,
+        ctx.decrypt,
+        selection,
+        &verified.schemas,
+        &index_keys,
+    )?;
     let mut indexes = index_targets(&dynamo, &targets, progress).await?;
     let mut plans = snapshot_side.diff(&mut indexes, exact)?;
     for (model, plan) in plans.iter_mut() {

@@ -35,7 +35,7 @@ pub mod write;
 pub use compare::{compare_tables, TableComparison, SAMPLE_KEYS};
 pub use compatible::{check_schema, KeylessSchema, SchemaCheck};
 pub use index::{index_target, key_bytes, key_item, scan_table, TargetIndex};
-pub use plan::{diff, snapshot_side, SnapshotSide, TablePlan};
+pub use plan::{diff, index_keys, snapshot_side, IndexKey, SnapshotSide, TablePlan};
 pub use read::{for_each_item, Selection};
 pub(crate) use scan::{describe_scope, export_tables};
 pub use scan::{discover_tables, list_env_tables};

@@ -66,15 +66,19 @@ pub fn diff(
     schemas: &BTreeMap<String, TableSchema>,
     deletes_allowed: bool,
 ) -> Result<BTreeMap<String, TablePlan>> {
-    snapshot_side(archive, key, selection, schemas)?.diff(indexes, deletes_allowed)
+    let no_index_keys = BTreeMap::new();
+    snapshot_side(archive, key, selection, schemas, &no_index_keys)?.diff(indexes, deletes_allowed)
 }
 
-/// Starts reading the snapshot side of a plan (see [`SnapshotSide`]).
+/// Starts reading the snapshot side of a plan (see [`SnapshotSide`]); `index_keys`
+/// (per model, from the target tables' schemas: [`index_keys`]) are checked in every
+/// item that holds them.
 pub fn snapshot_side(
     archive: &Path,
     key: &DecryptionKey,
     selection: Selection<'_>,
     schemas: &BTreeMap<String, TableSchema>,
+    index_keys: &BTreeMap<String, Vec<IndexKey>>,
 ) -> Result<SnapshotSide> {
     let primary_keys = primary_keys(selection.models, schemas)?;
     Ok(SnapshotSide::start(
@@ -82,7 +86,95 @@ pub fn snapshot_side(
         key,
         selection.to_owned_selection(),
         primary_keys,
+        index_keys.clone(),
     ))
+}
+
+/// One key attribute of a table's secondary index (not of its primary key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexKey {
+    pub index: String,
+    pub attribute: String,
+    /// `S`, `N` or `B`, as the table's attribute definitions declare it.
+    pub kind: String,
+    /// Bytes: 2048 for a partition key, 1024 for a sort key.
+    pub limit: usize,
+}
+
+/// The key attributes of `schema`'s global and local secondary indexes that are not
+/// primary key attributes (those are checked as such).
+pub fn index_keys(schema: &TableSchema) -> Vec<IndexKey> {
+    let primary: Vec<&str> = schema
+        .key_schema
+        .iter()
+        .map(|k| k.attribute_name.as_str())
+        .collect();
+    let kind_of = |name: &str| {
+        schema
+            .attribute_definitions
+            .iter()
+            .find(|d| d.attribute_name == name)
+            .map(|d| d.attribute_type.clone())
+    };
+    let indexes = schema
+        .global_secondary_indexes
+        .iter()
+        .chain(&schema.local_secondary_indexes);
+    indexes
+        .flat_map(|index| index.key_schema.iter().map(move |k| (index, k)))
+        .filter(|(_, k)| !primary.contains(&k.attribute_name.as_str()))
+        .filter_map(|(index, k)| {
+            Some(IndexKey {
+                index: index.index_name.clone(),
+                attribute: k.attribute_name.clone(),
+                kind: kind_of(&k.attribute_name)?,
+                limit: if k.key_type == "HASH" { 2048 } else { 1024 },
+            })
+        })
+        .collect()
+}
+
+/// DynamoDB's rules for an item's secondary index keys: an item without the attribute
+/// is simply not in the index (a sparse index), but one that holds it must hold it as
+/// the index declares, not empty, within the key size limit; otherwise the whole write
+/// is refused. A newer stack that adds an index on a field old data holds as another
+/// type, or as `""`, meets this.
+pub(super) fn check_index_keys(item: &Item, keys: &[IndexKey]) -> std::result::Result<(), String> {
+    for key in keys {
+        let Some(value) = item.get(&key.attribute) else {
+            continue;
+        };
+        let (found, len) = key_type_and_size(value);
+        let (name, index) = (&key.attribute, &key.index);
+        if found != key.kind {
+            return Err(format!(
+                "attribute `{name}` is {found}, but the target's index `{index}` keys it as {}",
+                key.kind
+            ));
+        }
+        if len == 0 {
+            return Err(format!(
+                "attribute `{name}` is empty, which the target's index `{index}` cannot hold as a key"
+            ));
+        }
+        if len > key.limit {
+            return Err(format!(
+                "attribute `{name}` is {len} bytes, over the {} DynamoDB allows as a key of the target's index `{index}`",
+                key.limit
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A key value's DynamoDB type and size in bytes (numbers count at least 1).
+fn key_type_and_size(value: &AttrValue) -> (&'static str, usize) {
+    match value {
+        AttrValue::S(s) => ("S", s.len()),
+        AttrValue::N(n) => ("N", n.len().max(1)),
+        AttrValue::B(b) => ("B", b.len()),
+        _ => ("another type", 1),
+    }
 }
 
 fn primary_keys(
@@ -111,10 +203,7 @@ pub(super) fn check_key(item: &Item, key: &PrimaryKey) -> std::result::Result<()
     for ((name, kind), limit) in parts {
         let (found, len) = match item.get(name) {
             None => return Err(format!("it lacks its key attribute `{name}`")),
-            Some(AttrValue::S(s)) => ("S", s.len()),
-            Some(AttrValue::N(n)) => ("N", n.len().max(1)),
-            Some(AttrValue::B(b)) => ("B", b.len()),
-            Some(_) => ("another type", 1),
+            Some(value) => key_type_and_size(value),
         };
         if found != kind {
             return Err(format!(

@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 
 use super::entries::in_memory_limit;
 use super::index::{key_bytes, key_digest, short, Found, ShortDigest, TargetIndex};
-use super::plan::{check_key, TablePlan};
+use super::plan::{check_index_keys, check_key, IndexKey, TablePlan};
 use super::read::{for_each_item, item_at, OwnedSelection};
 use super::relations::key_text;
 use crate::archive::limits::check_item;
@@ -80,12 +80,15 @@ impl SnapshotSide {
         key: &DecryptionKey,
         selection: OwnedSelection,
         primary_keys: BTreeMap<String, PrimaryKey>,
+        index_keys: BTreeMap<String, Vec<IndexKey>>,
     ) -> SnapshotSide {
         let (tx, batches) = sync_channel(QUEUED_BATCHES);
         let models = selection.models.clone();
         let (path, decrypt, keys) = (archive.to_owned(), key.clone(), primary_keys.clone());
         let read_selection = selection.clone();
-        let reader = std::thread::spawn(move || read(&path, &decrypt, &read_selection, &keys, tx));
+        let reader = std::thread::spawn(move || {
+            read(&path, &decrypt, &read_selection, (&keys, &index_keys), tx)
+        });
         SnapshotSide {
             batches,
             reader,
@@ -269,9 +272,13 @@ fn read(
     archive: &Path,
     key: &DecryptionKey,
     selection: &OwnedSelection,
-    primary_keys: &BTreeMap<String, PrimaryKey>,
+    (primary_keys, index_keys): (
+        &BTreeMap<String, PrimaryKey>,
+        &BTreeMap<String, Vec<IndexKey>>,
+    ),
     tx: SyncSender<PlannedBatch>,
 ) -> Result<BTreeMap<String, SnapshotCounts>> {
+    let no_index_keys = Vec::new();
     let mut counts: BTreeMap<String, SnapshotCounts> = BTreeMap::new();
     let mut batch: Option<PlannedBatch> = None;
     let mut stopped = false;
@@ -280,6 +287,8 @@ fn read(
         let refuse = |why: String| refusal(&at, model, &key_text(&item, &primary.names()), &why);
         check_item(&item).map_err(&refuse)?;
         check_key(&item, primary).map_err(&refuse)?;
+        let indexed = index_keys.get(model).unwrap_or(&no_index_keys);
+        check_index_keys(&item, indexed).map_err(&refuse)?;
         let canonical = key_bytes(&item, primary).map_err(&refuse)?;
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
         let counted = counts.entry(model.to_owned()).or_default();
