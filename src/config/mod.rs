@@ -534,6 +534,48 @@ backend_suffix = "sandboxsuffix"
         assert!(!own.protected, "its own tables are not production's");
     }
 
+    /// Found by the 2026-12-01 bug hunt: endpoints were compared as strings, so an
+    /// override spelled `localhost` where production says `127.0.0.1` (or with a
+    /// trailing `/`, or AWS's own endpoint spelled out) reached production's tables
+    /// unprotected.
+    #[test]
+    fn the_same_server_spelled_another_way_is_the_same_tables() {
+        let on = |endpoint: &str| {
+            SHARED.replace(
+                "backend_suffix = \"prodsuffix\"",
+                &format!("backend_suffix = \"prodsuffix\"\nendpoint_url = \"{endpoint}\""),
+            )
+        };
+        for (production, sandbox) in [
+            ("http://127.0.0.1:8200", "http://localhost:8200"),
+            ("http://127.0.0.1:8200", "http://127.0.0.1:8200/"),
+            ("http://LOCALHOST:80", "http://[::1]"),
+            ("https://dynamodb.us-west-1.amazonaws.com", ""),
+        ] {
+            let config = Config::parse(&on(production), "x.toml").unwrap();
+            let lookup = |v: &str| match v {
+                "RTSNAP_SANDBOX_BACKEND_SUFFIX" => Some("prodsuffix".to_owned()),
+                "RTSNAP_SANDBOX_ENDPOINT_URL" => Some(sandbox.to_owned()),
+                _ => None,
+            };
+            let err = config.environment_with("sandbox", lookup).unwrap_err();
+            assert!(
+                err.to_string().contains("same tables"),
+                "{production} / {sandbox}: {err}"
+            );
+        }
+        let config = Config::parse(&on("http://127.0.0.1:8200"), "x.toml").unwrap();
+        let other_port = |v: &str| match v {
+            "RTSNAP_SANDBOX_BACKEND_SUFFIX" => Some("prodsuffix".to_owned()),
+            "RTSNAP_SANDBOX_ENDPOINT_URL" => Some("http://127.0.0.1:8201".to_owned()),
+            _ => None,
+        };
+        assert!(
+            config.environment_with("sandbox", other_port).is_ok(),
+            "another server"
+        );
+    }
+
     #[test]
     fn sharing_a_pool_or_bucket_with_a_protected_environment_protects() {
         let config = Config::parse(SHARED, "x.toml").unwrap();

@@ -28,7 +28,7 @@ impl Resolved<'_> {
         };
         self.suffix.is_some()
             && self.suffix == other.suffix
-            && self.endpoint == other.endpoint
+            && server(self.endpoint.as_deref()) == server(other.endpoint.as_deref())
             && regions
     }
 
@@ -36,6 +36,40 @@ impl Resolved<'_> {
         self.file.alias_of.as_deref() == Some(other.name)
             || other.file.alias_of.as_deref() == Some(self.name)
     }
+}
+
+/// The server an endpoint reaches, spelled one way: `localhost`, `127.0.0.1`, `[::1]`
+/// and `0.0.0.0` are one host; host names are compared without case; the port is
+/// explicit (80 / 443 by default); a trailing `/` or path does not matter; an AWS
+/// endpoint (`https://….amazonaws.com`) is AWS itself, the same as no endpoint_url.
+/// Compared as strings, `http://localhost:8200` and `http://127.0.0.1:8200/` were two
+/// servers, and an override spelled the other way escaped protection (the 2026-12-01
+/// bug hunt). `None`: AWS's own endpoints.
+fn server(endpoint: Option<&str>) -> Option<String> {
+    let text = endpoint?.trim();
+    let Ok(url) = url::Url::parse(text) else {
+        // Not a URL the SDK could use either; compare it as written.
+        return Some(text.to_ascii_lowercase());
+    };
+    let port = url.port_or_known_default().unwrap_or(0);
+    let host = match url.host() {
+        Some(url::Host::Domain(domain)) => {
+            let domain = domain.to_ascii_lowercase();
+            if domain.ends_with(".amazonaws.com") && port == 443 {
+                return None;
+            }
+            if domain == "localhost" {
+                "loopback".to_owned()
+            } else {
+                domain
+            }
+        }
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
+        Some(url::Host::Ipv6(ip)) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
+        Some(host) => host.to_string(),
+        None => return Some(text.to_ascii_lowercase()),
+    };
+    Some(format!("{host}:{port}"))
 }
 
 fn resolve<'a>(
