@@ -49,6 +49,10 @@ pub enum ArchiveError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The file changed after it was verified (`snapshot::pinned`): an integrity
+    /// failure like a flipped byte, since what was checked is no longer what is read.
+    #[error("{0}")]
+    Changed(String),
 }
 
 impl ArchiveError {

@@ -5,6 +5,7 @@
 pub mod catalog;
 pub(crate) mod commit;
 pub mod journal;
+pub mod pinned;
 pub mod read;
 pub mod summary;
 pub(crate) mod write;

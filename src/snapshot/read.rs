@@ -25,8 +25,8 @@ pub struct VerifiedContents {
 
 /// A full verifying pass that keeps what import phase 1 and `verify --against` need.
 pub fn read_verified(snapshot: &Path, key: &DecryptionKey) -> Result<VerifiedContents> {
-    let file =
-        File::open(snapshot).map_err(Error::io(format!("opening {}", snapshot.display())))?;
+    // Later passes (plan, write, verify) must read this very file: see `pinned`.
+    let file = super::pinned::open_and_pin(snapshot)?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut schemas = BTreeMap::new();
     let mut users = None;

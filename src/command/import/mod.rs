@@ -313,6 +313,9 @@ async fn run_phases(
 
     progress.note("phase 4/7: confirmation");
     confirm(target, options, ctx.prompt, &report)?;
+    // What was confirmed is what phase 1 verified: the file may not have been replaced
+    // while the question waited (every later pass checks again).
+    crate::snapshot::pinned::open_pinned(snapshot)?;
 
     let has_changes = report.total_changes() > 0 || report.tables.values().any(|p| p.create);
     let mut final_owners = owners.clone();

@@ -3,7 +3,6 @@
 //! streamed, one object at a time, when the import uploads them.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -64,7 +63,7 @@ pub fn for_each_blob(
     wanted: &HashMap<String, AssetObject>,
     mut each: impl FnMut(&AssetObject, &mut dyn Read) -> Result<()>,
 ) -> Result<()> {
-    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let file = crate::snapshot::pinned::open_pinned(archive)?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut failure: Option<Error> = None;
     reader.read_all(|_, entry| {

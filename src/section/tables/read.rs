@@ -2,7 +2,6 @@
 //! selected models, streamed one by one through the full verifying reader.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -99,7 +98,7 @@ pub fn for_each_item(
     selection: Selection<'_>,
     mut each: impl FnMut(&str, Item, ItemAt<'_>) -> Result<()>,
 ) -> Result<()> {
-    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let file = crate::snapshot::pinned::open_pinned(archive)?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut taken: BTreeMap<String, u64> = BTreeMap::new();
     let mut ordinals: BTreeMap<String, u64> = BTreeMap::new();
@@ -171,7 +170,7 @@ pub fn for_each_item(
 /// The item on line `line` of the items entry `path`, as the snapshot has it (to name
 /// an item found faulty after it streamed past).
 pub fn item_at(archive: &Path, key: &DecryptionKey, path: &str, line: u64) -> Result<Item> {
-    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let file = crate::snapshot::pinned::open_pinned(archive)?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let mut found = None;
     reader.read_all(|_, entry| {
@@ -210,7 +209,7 @@ pub fn for_each_table_item(
     key: &DecryptionKey,
     mut each: impl FnMut(TableEvent<'_>),
 ) -> Result<()> {
-    let file = File::open(archive).map_err(Error::io(format!("opening {}", archive.display())))?;
+    let file = crate::snapshot::pinned::open_pinned(archive)?;
     let reader = SnapshotReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     reader.read_all(|_, entry| {
         match entry.kind {
