@@ -61,6 +61,10 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
         format!(r#"{{"L":[{v}]}}"#)
     });
     let big = "x".repeat(400 * 1024);
+    // 105,000 × 1.5 in a list: 315 KB by "a byte per two digits, plus one", 420 KB as
+    // DynamoDB aligns digit pairs (the 2026-12-01 bug hunt: dynalite refused it in
+    // phase 6).
+    let halves = vec![r#"{"N":"1.5"}"#; 105_000].join(",");
     // (case, bad line (line 4 of the items file), key text, words of the reason)
     let cases: Vec<(&str, String, &str, &str)> = vec![
         (
@@ -109,6 +113,12 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
             "too-big",
             format!(r#"{{"id":{{"S":"x-5"}},"b":{{"S":"{big}"}}}}"#),
             "id=x-5",
+            "over DynamoDB's limit",
+        ),
+        (
+            "number-sizes",
+            format!(r#"{{"id":{{"S":"x-9"}},"l":{{"L":[{halves}]}}}}"#),
+            "id=x-9",
             "over DynamoDB's limit",
         ),
         (

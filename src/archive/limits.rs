@@ -161,7 +161,16 @@ fn number_size(text: &str) -> Result<u64, String> {
     if !(MIN_EXPONENT..=MAX_EXPONENT).contains(&magnitude) {
         return Err(bad_range(text));
     }
-    Ok(digits.len().div_ceil(2) as u64 + 1)
+    // DynamoDB stores a number as base-100 digits aligned on the decimal point, plus a
+    // byte of exponent and, for a negative number, a terminator byte: a number whose
+    // first digit sits at an even power of ten starts a pair of its own (1.5 is 01|50:
+    // three bytes, not two). The formula is dynalite's, which is modelled on DynamoDB;
+    // the rough "one byte per two digits, plus one" under-counts these cases and let
+    // items just under 400 KB by that count be refused in phase 6 (the 2026-12-01 bug
+    // hunt).
+    let aligned = digits.len() + usize::from(magnitude.rem_euclid(2) == 0);
+    let negative = u64::from(canonical.starts_with('-'));
+    Ok(aligned.div_ceil(2) as u64 + 1 + negative)
 }
 
 fn bad_range(text: &str) -> String {
@@ -186,6 +195,26 @@ mod tests {
         let item = parse_item(json.as_bytes()).expect("item");
         // id 2+1, body 4+1000, m 1 + 3 + (1 + k 1 + 12 2).
         assert_eq!(approximate_bytes(&item), 3 + 1004 + 8);
+    }
+
+    /// DynamoDB's (and dynalite's) sizes: base-100 digits aligned on the decimal
+    /// point, an exponent byte, a byte more when negative.
+    #[test]
+    fn number_sizes_count_digit_pairs_as_dynamodb_aligns_them() {
+        for (number, size) in [
+            ("5", 2),
+            ("15", 2),
+            ("1.5", 3),
+            ("150", 3),
+            ("12.34", 3),
+            ("1.234", 4),
+            ("0.5", 2),
+            ("-1", 3),
+            ("-1.5", 4),
+            ("1e2", 2),
+        ] {
+            assert_eq!(number_size(number), Ok(size), "{number}");
+        }
     }
 
     #[test]
