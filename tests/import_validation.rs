@@ -115,6 +115,13 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
             "id=x-5",
             "over DynamoDB's limit",
         ),
+        // A key with a newline and a terminal escape: quoted escaped, on one line.
+        (
+            "control-chars",
+            r#"{"id":{"S":"evil\nsecond\u001b[31mRED"},"tags":{"SS":[]}}"#.into(),
+            r"id=evil\nsecond\u{1b}[31mRED",
+            "empty SS set",
+        ),
         (
             "number-sizes",
             format!(r#"{{"id":{{"S":"x-9"}},"l":{{"L":[{halves}]}}}}"#),
@@ -162,6 +169,10 @@ async fn issue_10_items_dynamodb_would_refuse_stop_the_plan_with_model_line_and_
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(3), "{name}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{name}: one line: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{name}: no terminal escape reaches stderr"
+        );
         for part in [
             "tables/Contact/items-000001.jsonl line 4",
             "Contact item",

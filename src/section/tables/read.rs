@@ -81,10 +81,12 @@ impl ItemAt<'_> {
     /// An error naming this item's place: `<path> line <n>: <reason>` (exit 3, as
     /// for every defect of the snapshot itself).
     pub fn bad(&self, reason: String) -> Error {
+        // The reason quotes keys and attribute names from the archive: a newline or a
+        // terminal escape in one must neither break the line nor reach the terminal.
         Error::Archive(ArchiveError::BadLine {
             path: self.path.to_owned(),
             line: self.line,
-            reason,
+            reason: ArchiveError::printable(&reason),
         })
     }
 }
