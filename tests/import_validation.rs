@@ -264,3 +264,39 @@ async fn an_index_only_the_target_has_is_checked_in_the_plan() {
         "no backup"
     );
 }
+
+/// The 2026-12-01 bug hunt: a hand-edited schema CreateTable refuses (an index named
+/// `b`) passed phases 1 to 5, and phase 6 failed after creating the tables before it.
+/// Phase 2 now checks what `--create-missing` would create.
+#[tokio::test]
+async fn a_schema_create_table_would_refuse_stops_the_import_before_anything_is_created() {
+    let world = World::new(Server::Dynalite, "validate_schema", &[("staging", false)]);
+    let dir = world.dir.path().join("badschema.d");
+    mini_snapshot(&dir, &[]);
+    let schema_path = dir.join("tables/Contact/schema.json");
+    let schema = std::fs::read_to_string(&schema_path).unwrap();
+    std::fs::write(&schema_path, schema.replace("contactsByAffiliateId", "b")).unwrap();
+    let out = world.rtsnap(&["pack", &dir.to_string_lossy(), "-o", "badschema.rtsnap"]);
+    assert!(out.status.success(), "pack: {}", stderr(&out));
+    let out = world.rtsnap(&[
+        "import",
+        "badschema.rtsnap",
+        "--target",
+        "staging",
+        "--create-missing",
+        "--yes",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("cannot create Contact-"), "{err}");
+    assert!(err.contains("index `b` has a bad name"), "{err}");
+    assert!(
+        !world.table_exists(&world.table("staging", "Contact")).await,
+        "no table"
+    );
+    assert!(
+        world.snapshots().is_empty(),
+        "no backup: {:?}",
+        world.snapshots()
+    );
+}

@@ -5,8 +5,8 @@
 //!   (every whole-table read goes through [`segments`]);
 //!   [`native`] lets DynamoDB export large tables to S3 and streams them in instead;
 //! - read: [`read`] streams the snapshot's items back;
-//! - plan: [`target`] checks (by [`compatible`]'s rule) and indexes the target tables,
-//!   [`plan`] diffs by primary key;
+//! - plan: [`target`] checks (by [`compatible`]'s rule; tables to create by
+//!   [`creatable`]'s) and indexes the target tables, [`plan`] diffs by primary key;
 //! - apply: [`write`] creates missing tables and batch-writes what differs;
 //!   [`native_import`] has DynamoDB create and load large new tables from S3 instead;
 //! - relations: [`relations`] checks `[[relations]]`, suggests them, and grows closed
@@ -18,6 +18,7 @@
 pub mod analyze;
 pub mod compare;
 pub mod compatible;
+pub mod creatable;
 pub mod entries;
 pub mod estimate;
 pub mod index;

@@ -68,6 +68,10 @@ pub async fn check_target(
                 );
             }
             None if create_missing => {
+                problems.extend(super::creatable::creatable_problems(
+                    &table,
+                    snapshot_schema,
+                ));
                 out.insert(
                     model.clone(),
                     TargetTable {
