@@ -236,7 +236,8 @@ fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// How long a call waits for the first byte of an answer before it counts as failed
-/// (and is retried within the retry budget): `RTSNAP_ANSWER_TIMEOUT_SECS`, else 60 s.
+/// (and is retried within the retry budget): `RTSNAP_ANSWER_TIMEOUT_SECS`, else 60 s;
+/// calls that upload a body get more ([`upload_timeouts`]).
 /// Without it a server that accepts the connection and never answers would hang every
 /// command for ever, the retry budget never starting. AWS answers in milliseconds; S3
 /// copies start their answer at once and then keep it alive.
@@ -254,6 +255,23 @@ pub(crate) fn answer_timeout() -> Duration {
 /// How long connecting may take: a TCP (and TLS) handshake, never longer than the
 /// wait for an answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The slowest upstream rtsnap waits for: 64 KiB/s (512 kbit/s).
+const SLOWEST_UPLOAD_BYTES_PER_SEC: u64 = 64 * 1024;
+
+/// Timeouts for a call that sends `bytes` of body (PutObject, UploadPart,
+/// BatchWriteItem). The SDK's read timeout runs from the start of the request until
+/// the answer's first byte, which S3 and DynamoDB send only once the whole body has
+/// arrived; so the wait is [`answer_timeout`] plus the body's time at
+/// [`SLOWEST_UPLOAD_BYTES_PER_SEC`] (a 64 MiB staging object: 17 minutes more), else a
+/// slow uplink would time out every large upload and retry it in vain.
+pub(crate) fn upload_timeouts(bytes: usize) -> aws_config::timeout::TimeoutConfig {
+    let sending = Duration::from_secs(bytes as u64 / SLOWEST_UPLOAD_BYTES_PER_SEC);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(answer_timeout()))
+        .read_timeout(answer_timeout() + sending)
+        .build()
+}
 
 /// The SDK configuration for one environment: its region, profile and endpoint
 /// override (`endpoint_url` in rtsnap.toml, or `AWS_ENDPOINT_URL` through the SDK).
@@ -326,5 +344,26 @@ where
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The review of 2026-12-01: the read timeout runs until the answer's first byte,
+    /// after the whole body is sent, so a flat 60 s failed 64 MiB uploads below
+    /// ~9 Mbit/s. Bodies get their sending time at 512 kbit/s on top.
+    #[test]
+    fn uploads_get_their_sending_time_on_top_of_the_answer_wait() {
+        let small = upload_timeouts(1024);
+        assert_eq!(small.read_timeout(), Some(answer_timeout()));
+        let staging = upload_timeouts(64 << 20);
+        let expected = answer_timeout() + Duration::from_secs(1024);
+        assert_eq!(staging.read_timeout(), Some(expected));
+        assert_eq!(
+            staging.connect_timeout(),
+            Some(CONNECT_TIMEOUT.min(answer_timeout()))
+        );
     }
 }

@@ -78,6 +78,11 @@ impl Dynamo {
                 .client
                 .batch_write_item()
                 .request_items(table, pending.clone())
+                .customize()
+                .config_override(
+                    aws_sdk_dynamodb::config::Builder::default()
+                        .timeout_config(crate::aws::upload_timeouts(request_bytes(&pending))),
+                )
                 .send()
                 .await;
             let throttled = match result {
@@ -170,4 +175,38 @@ fn write_request(op: WriteOp) -> Result<ddb::WriteRequest, aws_sdk_dynamodb::err
             )
             .build(),
     })
+}
+
+/// About the bytes a batch sends as JSON (names and values, twice over for the
+/// encoding): enough to size its timeout (`aws::upload_timeouts`).
+fn request_bytes(requests: &[ddb::WriteRequest]) -> usize {
+    let raw: usize = requests
+        .iter()
+        .map(|r| {
+            let item = r
+                .put_request()
+                .map(|p| p.item())
+                .or_else(|| r.delete_request().map(|d| d.key()));
+            item.map_or(0, |i| i.iter().map(|(k, v)| k.len() + value_bytes(v)).sum())
+        })
+        .sum();
+    raw * 2
+}
+
+fn value_bytes(value: &ddb::AttributeValue) -> usize {
+    use ddb::AttributeValue as V;
+    match value {
+        V::S(s) | V::N(s) => s.len(),
+        V::B(b) => b.as_ref().len(),
+        V::Ss(v) | V::Ns(v) => v.iter().map(String::len).sum(),
+        V::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        V::L(v) => 1 + v.iter().map(value_bytes).sum::<usize>(),
+        V::M(m) => {
+            1 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
 }

@@ -38,6 +38,11 @@ pub const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
 /// parts; 512 MiB parts cover ~4.9 TiB, and larger objects get larger parts).
 pub const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
 
+/// A call's configuration for a body of `bytes` (see `aws::upload_timeouts`).
+fn upload_config(bytes: usize) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(crate::aws::upload_timeouts(bytes))
+}
+
 /// One uploaded part of a multipart upload.
 #[derive(Debug, Clone)]
 pub struct UploadedPart {
@@ -63,6 +68,8 @@ impl S3 {
                 object
             )
             .body(ByteStream::from(body.clone()))
+            .customize()
+            .config_override(upload_config(body.len()))
             .send()
             .await
             .map(|_| ())
@@ -84,6 +91,8 @@ impl S3 {
                 .checksum_algorithm(ChecksumAlgorithm::Sha256)
                 .checksum_sha256(&checksum)
                 .body(ByteStream::from(body.clone()))
+                .customize()
+                .config_override(upload_config(body.len()))
                 .send()
                 .await
                 .map(|_| ())
@@ -136,6 +145,8 @@ impl S3 {
                 .checksum_algorithm(ChecksumAlgorithm::Sha256)
                 .checksum_sha256(&checksum)
                 .body(ByteStream::from(body.clone()))
+                .customize()
+                .config_override(upload_config(body.len()))
                 .send()
                 .await
                 .map_err(|e| service_error("UploadPart", self.object_name(key), e))
