@@ -270,6 +270,25 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
         "names the pending scope: {message}"
     );
     assert_eq!(count(&world, &target).await.unwrap_or(0), written);
+
+    // The printed undo command is that import's rollback, not "another import" (the
+    // review of 2026-12-01: the rule above refused it): it restores the target as it
+    // was (the table created empty by --create-missing) and ends the pending import.
+    let undo = err
+        .split("to undo: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("an undo command");
+    let undo: Vec<&str> = undo.split_whitespace().skip(1).collect();
+    let undone = world.rtsnap(&undo);
+    assert_eq!(undone.status.code(), Some(0), "{}", stderr(&undone));
+    assert_eq!(
+        count(&world, &target).await.unwrap_or(0),
+        0,
+        "back as it was"
+    );
+
+    // Nothing pending any more: the import runs afresh, with a backup of its own.
     let rerun = world.rtsnap_json(&[
         "import",
         "snap.rtsnap",
@@ -278,7 +297,7 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
         "--create-missing",
         "--yes",
     ]);
-    assert!(rerun["resumed_from"].is_string(), "{rerun}");
+    assert!(rerun["resumed_from"].is_null(), "{rerun}");
     assert_eq!(world.scan_all(&target).await.len() as i64, n);
 }
 

@@ -32,15 +32,28 @@ impl RunLog {
     /// this one: its backup covers only what it touched, so resuming with it could
     /// lose what this run adds, and a fresh backup would split one migration's undo
     /// across two backups that `rollback` restores one of. Finish it or roll it back.
+    ///
+    /// Importing the backup of the unfinished import (the "to undo" command an import
+    /// prints when it fails, or the "to resume" one of an interrupted rollback) is
+    /// that import's rollback, recorded as such.
     pub fn open(
         snapshot_dir: &Path,
         options: &ImportOptions,
-        target: &str,
+        (target, snapshot): (&str, &Path),
         manifest: &Manifest,
         scope: &str,
     ) -> Result<RunLog> {
         let journal = Journal::new(snapshot_dir);
-        let kind = if options.rollback_of.is_some() || options.backup_label == "pre-rollback" {
+        let mut rollback_of = options.rollback_of.clone();
+        if rollback_of.is_none() {
+            let this = std::path::absolute(snapshot).unwrap_or_else(|_| snapshot.to_owned());
+            rollback_of = journal
+                .unfinished(RunKind::Import, target)?
+                .into_iter()
+                .find(|r| r.backup.as_deref() == Some(this.as_path()))
+                .map(|r| r.id);
+        }
+        let kind = if rollback_of.is_some() || options.backup_label == "pre-rollback" {
             RunKind::Rollback
         } else {
             RunKind::Import
@@ -70,7 +83,7 @@ impl RunLog {
             scope: scope.to_owned(),
             run_id: resumed.as_ref().map(|r| r.id.clone()),
             resumed,
-            rollback_of: options.rollback_of.clone(),
+            rollback_of,
         })
     }
 

@@ -309,7 +309,8 @@ async fn run_phases(
     // Before the question: an unfinished import of another scope refuses this one.
     let scope = journal::run_scope(&report, options);
     let manifest = &verified.manifest;
-    let mut run = journal::RunLog::open(ctx.snapshot_dir, options, &target.name, manifest, &scope)?;
+    let names = (target.name.as_str(), snapshot);
+    let mut run = journal::RunLog::open(ctx.snapshot_dir, options, names, manifest, &scope)?;
 
     progress.note("phase 4/7: confirmation");
     confirm(target, options, ctx.prompt, &report)?;
