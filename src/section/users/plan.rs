@@ -60,7 +60,8 @@ pub struct UsersPlan {
     /// Federated users (status `EXTERNAL_PROVIDER`: Google, SAML, …) of the snapshot,
     /// not restored, and those of the target, never changed or pruned: AdminCreateUser
     /// cannot create them (it would make a password user of that name), and Cognito
-    /// creates each again at its next sign-in through its provider.
+    /// creates each again at its next sign-in through its provider. One the target
+    /// already has (same sign-in name) still gets its items' owner fields rewritten.
     pub federated: u64,
     pub groups_create: u64,
     pub groups_update: u64,
@@ -233,11 +234,15 @@ pub fn plan_users(
     // Several target users per key only if the pool let them in (it should not): each
     // snapshot user takes one, and those left over are extra, never dropped unseen.
     let mut index: HashMap<String, Vec<&PoolUser>> = HashMap::new();
-    for user in target.users.iter().filter(|u| u.status != FEDERATED) {
-        index
-            .entry(key_of(&user.username, &user.attributes))
-            .or_default()
-            .push(user);
+    // Federated users are matched only to carry their sub across (owner fields).
+    let mut federated: HashMap<String, &PoolUser> = HashMap::new();
+    for user in &target.users {
+        let key = key_of(&user.username, &user.attributes);
+        if user.status == FEDERATED {
+            federated.insert(key, user);
+        } else {
+            index.entry(key).or_default().push(user);
+        }
     }
     let mut checks = Refusals::default();
     let mut first_with_key: HashMap<String, &str> = HashMap::new();
@@ -247,6 +252,15 @@ pub fn plan_users(
         if user.status == FEDERATED {
             plan.federated += 1;
             plan.note("federated, not restored", shown);
+            if let Some(existing) = federated.get(&key) {
+                actions.subs.insert(
+                    user.sub.clone(),
+                    SubTarget::Known {
+                        sub: existing.sub().to_owned(),
+                        username: existing.username.clone(),
+                    },
+                );
+            }
             continue;
         }
         if let Some(earlier) = first_with_key.insert(key.clone(), &user.username) {

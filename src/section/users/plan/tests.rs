@@ -366,4 +366,27 @@ fn federated_users_are_neither_created_nor_changed_nor_pruned() {
         plan.first["federated, not restored"],
         vec!["g@x.com".to_string()]
     );
+    assert!(
+        !actions.subs.contains_key("old-Google_1234"),
+        "not in the target"
+    );
+
+    // The review of 2026-12-01: one the target already has keeps its owner fields.
+    let mut google = snapshot_user("Google_1234", &[("email", "g@x.com")]);
+    google.status = FEDERATED.into();
+    let mut same = target_user("Google_1234", &[("email", "g@x.com")]);
+    same.status = FEDERATED.into();
+    let (snapshot, target) = email_pools(vec![google], vec![same], false);
+    let (plan, actions, _) = plan_users(&snapshot, &target, PRUNE);
+    assert_eq!(
+        (plan.create, plan.update, plan.delete, plan.federated),
+        (0, 0, 0, 1)
+    );
+    assert_eq!(
+        actions.subs["old-Google_1234"],
+        SubTarget::Known {
+            sub: "new-Google_1234".into(),
+            username: "Google_1234".into()
+        }
+    );
 }
