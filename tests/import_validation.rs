@@ -252,7 +252,9 @@ async fn an_index_only_the_target_has_is_checked_in_the_plan() {
 
     let out = world.rtsnap(&["import", "notes.rtsnap", "--target", "production", "--yes"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    // The snapshot is sound; the target does not match it (exit 4, not 3).
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("the target table would refuse it"), "{err}");
     assert!(
         err.contains("Note item id=n-25: attribute `tier` is N, but the target's index `by_tier` keys it as S"),
         "{err}"

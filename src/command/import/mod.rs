@@ -259,7 +259,14 @@ async fn run_phases(
     // indexes may differ from the snapshot's).
     let index_keys = targets
         .iter()
-        .map(|(model, t)| (model.clone(), tables::index_keys(&t.schema)))
+        .map(|(model, t)| {
+            let own = verified.schemas.get(model).map(tables::index_keys);
+            let mut keys = tables::index_keys(&t.schema);
+            for key in &mut keys {
+                key.in_snapshot = own.as_ref().is_some_and(|own| own.contains(key));
+            }
+            (model.clone(), keys)
+        })
         .collect();
     let snapshot_side = snapshot_side(
         snapshot,

@@ -99,6 +99,9 @@ pub struct IndexKey {
     pub kind: String,
     /// Bytes: 2048 for a partition key, 1024 for a sort key.
     pub limit: usize,
+    /// The snapshot's own schema has this index key too: an item breaking it is a
+    /// defect of the snapshot (exit 3), not a mismatch with the target (exit 4).
+    pub in_snapshot: bool,
 }
 
 /// The key attributes of `schema`'s global and local secondary indexes that are not
@@ -129,6 +132,7 @@ pub fn index_keys(schema: &TableSchema) -> Vec<IndexKey> {
                 attribute: k.attribute_name.clone(),
                 kind: kind_of(&k.attribute_name)?,
                 limit: if k.key_type == "HASH" { 2048 } else { 1024 },
+                in_snapshot: true,
             })
         })
         .collect()
@@ -139,30 +143,38 @@ pub fn index_keys(schema: &TableSchema) -> Vec<IndexKey> {
 /// the index declares, not empty, within the key size limit; otherwise the whole write
 /// is refused. A newer stack that adds an index on a field old data holds as another
 /// type, or as `""`, meets this.
-pub(super) fn check_index_keys(item: &Item, keys: &[IndexKey]) -> std::result::Result<(), String> {
+pub(super) fn check_index_keys<'k>(
+    item: &Item,
+    keys: &'k [IndexKey],
+) -> std::result::Result<(), (String, &'k IndexKey)> {
     for key in keys {
-        let Some(value) = item.get(&key.attribute) else {
-            continue;
-        };
-        let (found, len) = key_type_and_size(value);
-        let (name, index) = (&key.attribute, &key.index);
-        if found != key.kind {
-            return Err(format!(
-                "attribute `{name}` is {found}, but the target's index `{index}` keys it as {}",
-                key.kind
-            ));
-        }
-        if len == 0 {
-            return Err(format!(
-                "attribute `{name}` is empty, which the target's index `{index}` cannot hold as a key"
-            ));
-        }
-        if len > key.limit {
-            return Err(format!(
-                "attribute `{name}` is {len} bytes, over the {} DynamoDB allows as a key of the target's index `{index}`",
-                key.limit
-            ));
-        }
+        check_index_key(item, key).map_err(|why| (why, key))?;
+    }
+    Ok(())
+}
+
+fn check_index_key(item: &Item, key: &IndexKey) -> std::result::Result<(), String> {
+    let Some(value) = item.get(&key.attribute) else {
+        return Ok(());
+    };
+    let (found, len) = key_type_and_size(value);
+    let (name, index) = (&key.attribute, &key.index);
+    if found != key.kind {
+        return Err(format!(
+            "attribute `{name}` is {found}, but the target's index `{index}` keys it as {}",
+            key.kind
+        ));
+    }
+    if len == 0 {
+        return Err(format!(
+            "attribute `{name}` is empty, which the target's index `{index}` cannot hold as a key"
+        ));
+    }
+    if len > key.limit {
+        return Err(format!(
+            "attribute `{name}` is {len} bytes, over the {} DynamoDB allows as a key of the target's index `{index}`",
+            key.limit
+        ));
     }
     Ok(())
 }

@@ -288,7 +288,13 @@ fn read(
         check_item(&item).map_err(&refuse)?;
         check_key(&item, primary).map_err(&refuse)?;
         let indexed = index_keys.get(model).unwrap_or(&no_index_keys);
-        check_index_keys(&item, indexed).map_err(&refuse)?;
+        check_index_keys(&item, indexed).map_err(|(why, index_key)| {
+            if index_key.in_snapshot {
+                refuse(why)
+            } else {
+                target_refusal(&at, model, &key_text(&item, &primary.names()), &why)
+            }
+        })?;
         let canonical = key_bytes(&item, primary).map_err(&refuse)?;
         let hash = item_hash(&item).map_err(|e| Error::Failed(format!("{model}: {e}")))?;
         let counted = counts.entry(model.to_owned()).or_default();
@@ -333,6 +339,16 @@ fn read(
 fn refusal(at: &super::read::ItemAt<'_>, model: &str, key: &str, why: &str) -> Error {
     at.bad(format!(
         "{model} item {key}: {why}; DynamoDB would refuse it, so nothing was written"
+    ))
+}
+
+/// An item the snapshot's own schema allows but the target table's does not (an index
+/// only the target has): the target does not match the snapshot (exit 4).
+fn target_refusal(at: &super::read::ItemAt<'_>, model: &str, key: &str, why: &str) -> Error {
+    let place = format!("{} line {}: {model} item {key}: {why}", at.path, at.line);
+    Error::Refused(format!(
+        "{}; the target table would refuse it, so nothing was written",
+        crate::archive::ArchiveError::printable(&place)
     ))
 }
 
