@@ -4,6 +4,7 @@
 
 use age::secrecy::SecretString;
 
+use crate::archive::ArchiveError;
 use crate::aws::cognito::Cognito;
 use crate::config::Environment;
 use crate::error::{Error, Result};
@@ -51,7 +52,7 @@ pub(super) async fn check_users(
         return Err(Error::Refused(format!(
             "target user pool {pool_id} of `{}` cannot hold the snapshot's users: {}; nothing was written",
             target.name,
-            problems.join("; ")
+            ArchiveError::printable(&problems.join("; "))
         )));
     }
     Ok(Some(UsersTarget { cognito, pool }))
@@ -80,9 +81,10 @@ pub(super) fn plan(
         }
     }
     if !refusals.is_empty() {
+        // Usernames and attribute names come from the archive: escaped, one line.
         return Err(Error::Refused(format!(
             "Cognito would refuse these user changes: {}; nothing was written",
-            refusals.join("; ")
+            ArchiveError::printable(&refusals.join("; "))
         )));
     }
     Ok((plan, actions))

@@ -79,9 +79,10 @@ pub fn constraint_problem(rules: &PoolRules, name: &str, value: &str) -> Option<
             };
             let low = min.is_some_and(|min| number < min as f64);
             let high = max.is_some_and(|max| number > max as f64);
+            // The value itself is personal data: the message names the bounds only.
             (low || high).then(|| {
                 format!(
-                    "{name} is {value}; the target pool allows {}",
+                    "{name} is out of range; the target pool allows {}",
                     bounds(*min, *max)
                 )
             })
@@ -194,7 +195,9 @@ mod tests {
             "{long}"
         );
         assert!(constraint_problem(&rules, "custom:score", "10").is_none());
-        assert!(constraint_problem(&rules, "custom:score", "11").is_some());
+        let high = constraint_problem(&rules, "custom:score", "11").expect("out of range");
+        assert!(!high.contains("11"), "the value is personal data: {high}");
+        assert!(high.contains("0 to 10"), "{high}");
         assert!(constraint_problem(&rules, "custom:score", "ten").is_some());
         assert!(constraint_problem(&rules, "name", "anything").is_none());
     }
