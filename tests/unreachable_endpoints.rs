@@ -109,30 +109,46 @@ fn a_refused_connection_says_what_to_check_on_one_line() {
     assert!(message.ends_with("check endpoint_url, region, credentials and the network"));
 }
 
-#[test]
-fn an_endpoint_that_is_not_aws_is_named_as_such_with_its_http_status() {
+/// A server answering every request with `status` and `body`; returns its endpoint.
+fn answering(status: &'static str, body: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             let mut request = [0u8; 65536];
             let _ = stream.read(&mut request);
-            let body = "<html>not here</html>";
             let _ = write!(
                 stream,
-                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }
     });
-    let (out, _) = export_against(&endpoint);
+    endpoint
+}
+
+#[test]
+fn an_endpoint_that_is_not_aws_is_named_as_such_with_its_http_status() {
+    let (out, _) = export_against(&answering("404 Not Found", "<html>not here</html>"));
     let message = json_error(&out);
     assert!(
         message.starts_with("ListTables: HTTP 404 without an AWS error code"),
         "{message}"
     );
     assert!(
-        message.ends_with("is endpoint_url an AWS endpoint?"),
+        message.ends_with("(with endpoint_url set: is it an AWS endpoint?)"),
         "{message}"
+    );
+}
+
+/// The review of 2026-12-01: a code-less 403 (what HEAD requests get) pointed at
+/// endpoint_url, which users of real AWS do not set.
+#[test]
+fn a_bare_403_says_access_denied() {
+    let (out, _) = export_against(&answering("403 Forbidden", ""));
+    let message = json_error(&out);
+    assert_eq!(
+        message,
+        "ListTables: access denied (HTTP 403): check the credentials' permissions"
     );
 }

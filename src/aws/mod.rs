@@ -215,12 +215,17 @@ where
             "could not send the request: {cause}; check endpoint_url, region, credentials and the network"
         ),
         SdkError::ResponseError(_) => format!(
-            "the answer could not be read: {cause}; is endpoint_url an AWS endpoint?"
+            "the answer could not be read: {cause} (with endpoint_url set: is it an AWS endpoint?)"
         ),
-        SdkError::ServiceError(context) => format!(
-            "HTTP {} without an AWS error code: {cause}; is endpoint_url an AWS endpoint?",
-            context.raw().status().as_u16()
-        ),
+        // HEAD requests (HeadBucket, HeadObject) get answers without a body, so no
+        // code: the status says what happened.
+        SdkError::ServiceError(context) => match context.raw().status().as_u16() {
+            403 => "access denied (HTTP 403): check the credentials' permissions".into(),
+            301 => "the resource is in another region (HTTP 301): check the environment's region".into(),
+            status => format!(
+                "HTTP {status} without an AWS error code: {cause} (with endpoint_url set: is it an AWS endpoint?)"
+            ),
+        },
         _ => format!("the request could not be built: {cause}"),
     };
     text.split_whitespace().collect::<Vec<_>>().join(" ")

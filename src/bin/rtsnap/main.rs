@@ -36,13 +36,13 @@ fn main() -> ExitCode {
             };
             // A script that asked for --json gets its one document even when the
             // command line itself is wrong (clap never got as far as parsing it).
-            if code != exit::OK && std::env::args().skip(1).any(|a| a == "--json") {
+            if code != exit::OK && std::env::args_os().skip(1).any(|a| a == "--json") {
                 // clap's text: the error, a blank line, usage; the error on one line.
                 let text = e.to_string();
                 let error = text.split("\n\n").next().unwrap_or_default();
                 let words: Vec<&str> = error.split_whitespace().collect();
                 let message = words.join(" ");
-                let message = message.trim_start_matches("error: ");
+                let message = rtsnap::mask::mask_secrets(message.trim_start_matches("error: "));
                 println!(
                     "{}",
                     serde_json::json!({ "error": message, "exit_code": code })
