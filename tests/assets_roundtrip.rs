@@ -799,3 +799,49 @@ async fn an_archived_object_fails_the_export_with_what_to_do() {
     assert!(error.contains("--only"), "{error}");
     assert!(world.snapshots().is_empty(), "no snapshot written");
 }
+
+/// The review of 2026-12-01: an archived object with a stored SHA-256 exports without
+/// being read, and the import's server-side copy then failed in phase 6. The plan
+/// looks at the source objects' storage class and refuses first.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_archived_source_object_is_refused_in_the_plan() {
+    let (world, client, buckets) = bucket_world(
+        "assets_archived_copy",
+        &[("staging", false), ("production", false)],
+    )
+    .await;
+    let (source, target) = (&buckets["staging"], &buckets["production"]);
+    put(
+        &client,
+        source,
+        "public/a.txt",
+        b"a".to_vec(),
+        "text/plain",
+        &[],
+    )
+    .await;
+    client
+        .put_object()
+        .bucket(source)
+        .key("cold/archived.bin")
+        .body(ByteStream::from(b"cold".to_vec()))
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .storage_class(aws_sdk_s3::types::StorageClass::DeepArchive)
+        .send()
+        .await
+        .expect("PutObject DEEP_ARCHIVE");
+    world.rtsnap_json(&["export", "staging", "-o", "cold.rtsnap"]);
+    let out = world.rtsnap(&["import", "cold.rtsnap", "--target", "production", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cold/archived.bin: archived"), "{err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(
+        read_bucket(&client, target).await.is_empty(),
+        "nothing copied"
+    );
+    assert!(
+        world.snapshots().iter().all(|s| !s.contains("pre-import")),
+        "no backup"
+    );
+}

@@ -54,8 +54,20 @@ macro_rules! object_head {
                 .and_then(super::rfc3339)
                 .unwrap_or_default(),
             sha256: None,
+            archived: archived_class($out.storage_class().map(|c| c.as_str()))
+                && !$out.restore().is_some_and(restored),
         }
     };
+}
+
+/// Storage classes S3 cannot read (nor copy from) until the object is restored.
+fn archived_class(class: Option<&str>) -> bool {
+    matches!(class, Some("GLACIER" | "DEEP_ARCHIVE"))
+}
+
+/// An `x-amz-restore` header saying a restored copy is ready.
+fn restored(header: &str) -> bool {
+    header.contains("ongoing-request=\"false\"")
 }
 
 mod write;
@@ -80,6 +92,8 @@ pub struct ListedObject {
     pub key: String,
     pub size: u64,
     pub etag: String,
+    /// In an archive storage class (restored or not: a listing does not say).
+    pub archive_class: bool,
 }
 
 /// An object's headers (HeadObject or GetObject), and its full-object SHA-256 when S3
@@ -97,6 +111,8 @@ pub struct ObjectHead {
     pub last_modified: String,
     /// Lowercase hex, only when S3's stored checksum covers the whole object.
     pub sha256: Option<String>,
+    /// In GLACIER or DEEP_ARCHIVE and not restored: S3 can neither read nor copy it.
+    pub archived: bool,
 }
 
 impl ObjectHead {
@@ -182,6 +198,7 @@ impl S3 {
                     key: decode_listed_key(o.key()?),
                     size: o.size().unwrap_or(0).max(0) as u64,
                     etag: o.e_tag().unwrap_or_default().to_owned(),
+                    archive_class: archived_class(o.storage_class().map(|c| c.as_str())),
                 })
             })
             .collect();

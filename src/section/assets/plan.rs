@@ -204,6 +204,7 @@ pub async fn check_sources(source: Option<&S3>, target: &S3, copies: &[AssetObje
             .map(|object| async move {
                 let problem = match source.head(&object.key).await? {
                     None => Some("missing".to_owned()),
+                    Some(head) if head.archived => Some(ARCHIVED.to_owned()),
                     // Another ETag and no stored SHA-256: read the bytes to be sure.
                     Some(head) if head.sha256.is_none() && head.etag != object.etag => {
                         match source.sha256(&object.key).await? {
@@ -284,15 +285,23 @@ async fn check_by_listing(
             Some(l) if l.size != object.size => {
                 found.push((object.key.clone(), differs(object, l.size, None)))
             }
-            Some(l) if l.etag != object.etag => closer.push(*object),
+            Some(l) if l.etag != object.etag || l.archive_class => closer.push(*object),
             Some(_) => found.push((object.key.clone(), None)),
         }
     }
     let checked: Vec<(String, Option<String>)> = stream::iter(closer)
         .map(|object| async move {
-            let problem = match source.sha256(&object.key).await? {
+            // Archived (or restored: only HeadObject tells) objects are looked at first,
+            // since reading an archived one fails.
+            let head = source.head(&object.key).await?;
+            let problem = match head {
                 None => Some("missing".to_owned()),
-                Some((head, sha)) => differs(object, head.size, Some(&sha)),
+                Some(head) if head.archived => Some(ARCHIVED.to_owned()),
+                Some(head) if head.etag == object.etag => None,
+                Some(_) => match source.sha256(&object.key).await? {
+                    None => Some("missing".to_owned()),
+                    Some((head, sha)) => differs(object, head.size, Some(&sha)),
+                },
             };
             Ok::<_, crate::aws::AwsError>((object.key.clone(), problem))
         })
@@ -302,6 +311,11 @@ async fn check_by_listing(
     found.extend(checked);
     Ok(found)
 }
+
+/// Why an archived source object cannot be copied.
+const ARCHIVED: &str = "archived (GLACIER or DEEP_ARCHIVE) and not restored, so S3 cannot \
+                        copy it: restore it (aws s3api restore-object), or export with \
+                        --with-assets from a restored bucket";
 
 /// The longest common prefix of `keys`, cut at a character boundary.
 fn common_prefix<'a>(mut keys: impl Iterator<Item = &'a str>) -> &'a str {
