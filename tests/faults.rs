@@ -270,6 +270,9 @@ async fn issue_10_faults_that_never_clear_stop_within_the_budget_and_a_rerun_fin
         "names the pending scope: {message}"
     );
     assert_eq!(count(&world, &target).await.unwrap_or(0), written);
+    // A dry run says so too: it shows what the real run would do.
+    let dry = world.rtsnap(&[&args[..6], &["--merge", "--dry-run"]].concat());
+    assert_eq!(dry.status.code(), Some(4), "{}", stderr(&dry));
 
     // The printed undo command is that import's rollback, not "another import" (the
     // review of 2026-12-01: the rule above refused it): it restores the target as it

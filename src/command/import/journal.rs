@@ -59,11 +59,8 @@ impl RunLog {
             RunKind::Import
         };
         let snapshot_id = snapshot_id(manifest)?;
-        let resumed = match options.dry_run {
-            true => None,
-            false => journal.resumable(kind, target, &snapshot_id, scope)?,
-        };
-        if kind == RunKind::Import && resumed.is_none() && !options.dry_run {
+        let resumed = journal.resumable(kind, target, &snapshot_id, scope)?;
+        if kind == RunKind::Import && resumed.is_none() {
             if let Some(pending) = journal.unfinished(kind, target)?.first() {
                 return Err(Error::Refused(format!(
                     "an import into `{target}` started {} from {} ({}) did not finish: \

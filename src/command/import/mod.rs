@@ -310,14 +310,15 @@ async fn run_phases(
             .unwrap_or_default(),
         ..ImportReport::default()
     };
-    if options.dry_run {
-        return Ok(report);
-    }
-    // Before the question: an unfinished import of another scope refuses this one.
+    // Before the question (and in a dry run, which says what the real run would do):
+    // an unfinished import of another scope refuses this one.
     let scope = journal::run_scope(&report, options);
     let manifest = &verified.manifest;
     let names = (target.name.as_str(), snapshot);
     let mut run = journal::RunLog::open(ctx.snapshot_dir, options, names, manifest, &scope)?;
+    if options.dry_run {
+        return Ok(report);
+    }
 
     progress.note("phase 4/7: confirmation");
     confirm(target, options, ctx.prompt, &report)?;
