@@ -68,6 +68,8 @@ pub fn compare_users(snapshot: &UsersSnapshot, target: &TargetPool) -> UsersComp
         "group create" => "group missing".to_owned(),
         "group update" => "group different".to_owned(),
         "group delete" => "group extra".to_owned(),
+        "membership add" => "membership missing".to_owned(),
+        "membership remove" => "membership extra".to_owned(),
         other => other.to_owned(),
     };
     let changes = plan.changes();

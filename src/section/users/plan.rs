@@ -335,7 +335,14 @@ pub fn plan_users(
                 } else {
                     plan.unchanged += 1;
                 }
-                plan_memberships(user, existing, target, mode, &mut plan, &mut actions);
+                plan_memberships(
+                    (user, shown),
+                    existing,
+                    target,
+                    mode,
+                    &mut plan,
+                    &mut actions,
+                );
             }
         }
     }
@@ -445,8 +452,11 @@ fn user_update(user: &User, existing: &PoolUser, mode: UsersMode) -> UserUpdate 
     }
 }
 
+/// Memberships to add to (and, exact, remove from) an existing user; each is named in
+/// the plan's first keys as `user → group`, so that `verify --against` and phase 7
+/// say which memberships differ, not only how many.
 fn plan_memberships(
-    user: &User,
+    (user, shown): (&User, &str),
     existing: &PoolUser,
     target: &TargetPool,
     mode: UsersMode,
@@ -459,11 +469,13 @@ fn plan_memberships(
     let who = UserRef::Existing(existing.username.clone());
     for group in want.difference(have) {
         plan.memberships_add += 1;
+        plan.note("membership add", &format!("{shown} → {group}"));
         actions.memberships.push((who.clone(), group.clone(), true));
     }
     if mode.exact {
         for group in have.difference(&want) {
             plan.memberships_remove += 1;
+            plan.note("membership remove", &format!("{shown} → {group}"));
             actions
                 .memberships
                 .push((who.clone(), group.clone(), false));

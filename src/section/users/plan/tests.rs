@@ -390,3 +390,28 @@ fn federated_users_are_neither_created_nor_changed_nor_pruned() {
         }
     );
 }
+
+/// The bug hunt of 2026-12-01: `verify --against` counted membership differences but
+/// named none.
+#[test]
+fn membership_differences_are_named_by_user_and_group() {
+    let mut user = snapshot_user("u1", &[("email", "a@x.com")]);
+    user.groups = vec!["admins".into()];
+    let (snapshot, mut target) = email_pools(
+        vec![user],
+        vec![target_user("t1", &[("email", "a@x.com")])],
+        false,
+    );
+    target
+        .memberships
+        .insert("t1".into(), BTreeSet::from(["agents".to_string()]));
+    let (plan, _, _) = plan_users(&snapshot, &target, PRUNE);
+    assert_eq!(
+        plan.first["membership add"],
+        vec!["a@x.com → admins".to_string()]
+    );
+    assert_eq!(
+        plan.first["membership remove"],
+        vec!["a@x.com → agents".to_string()]
+    );
+}
