@@ -8,11 +8,12 @@
 
 mod common;
 
+use common::cognito_attr as attr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
-    SchemaAttributeType, UsernameAttributeType, VerifiedAttributeType,
+    AttributeDataType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType, SchemaAttributeType,
+    UsernameAttributeType, VerifiedAttributeType,
 };
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -59,14 +60,6 @@ async fn create_pool(client: &Cognito, name: &str, with_custom: bool) -> String 
         .and_then(|p| p.id())
         .expect("pool id")
         .to_owned()
-}
-
-fn attr(name: &str, value: &str) -> AttributeType {
-    AttributeType::builder()
-        .name(name)
-        .value(value)
-        .build()
-        .expect("attribute")
 }
 
 const GROUPS: [(&str, &str, i32); 3] = [

@@ -8,24 +8,17 @@
 mod common;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AttributeType, MessageActionType, PasswordPolicyType, SchemaAttributeType,
+    AttributeDataType, MessageActionType, PasswordPolicyType, SchemaAttributeType,
     StringAttributeConstraintsType, UserPoolPolicyType, UsernameAttributeType,
     UsernameConfigurationType,
 };
 use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use common::cognito_attr as attr;
 use common::world::{simple_item, stderr, World};
 use common::{cognito, user_pool_name, Server};
 
 /// A temporary password the target's policy (30 characters) refuses.
 const WEAK: &str = "Weak-Pa55-canary";
-
-fn attr(name: &str, value: &str) -> AttributeType {
-    AttributeType::builder()
-        .name(name)
-        .value(value)
-        .build()
-        .expect("attribute")
-}
 
 fn string_attribute(name: &str, required: bool, max: Option<&str>) -> SchemaAttributeType {
     let mut attribute = SchemaAttributeType::builder()

@@ -246,6 +246,18 @@ pub async fn cognito(endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client 
     aws_sdk_cognitoidentityprovider::Client::new(&sdk_config(endpoint).await)
 }
 
+/// A Cognito user attribute `name` = `value`.
+pub fn cognito_attr(
+    name: &str,
+    value: &str,
+) -> aws_sdk_cognitoidentityprovider::types::AttributeType {
+    aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .expect("attribute")
+}
+
 /// An S3 client for `endpoint` (moto only), path-style: `bucket.127.0.0.1` does not resolve.
 pub async fn s3(endpoint: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint).await)
