@@ -67,11 +67,13 @@ impl ArchiveError {
 
     /// `text` from an archive (a tar header's bytes quoted in the tar crate's message)
     /// made safe for a one-line error: control characters are escaped, so a hostile
-    /// archive can neither break the line nor send terminal escapes.
+    /// archive can neither break the line nor send terminal escapes, and so are the
+    /// bidirectional formatting characters, which could make a name read as another.
     pub(crate) fn printable(text: &str) -> String {
+        let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         text.chars()
             .map(|c| {
-                if c.is_control() {
+                if c.is_control() || bidi(c) {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -83,5 +85,19 @@ impl ArchiveError {
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> ArchiveError {
         let context = context.into();
         move |source| ArchiveError::Io { context, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArchiveError;
+
+    /// The bug hunts of 2026-12-01: a newline, a terminal escape or a right-to-left
+    /// override quoted from an archive reached the terminal as such.
+    #[test]
+    fn printable_escapes_controls_and_bidirectional_overrides() {
+        let shown = ArchiveError::printable("a\nb\u{1b}[31mc\u{202e}d");
+        assert_eq!(shown, "a\\nb\\u{1b}[31mc\\u{202e}d");
+        assert_eq!(ArchiveError::printable("ünïcödé 中文"), "ünïcödé 中文");
     }
 }

@@ -44,9 +44,12 @@ pub struct SchemaAttribute {
 }
 
 impl PoolSettings {
-    /// The custom attributes (`custom:…`) of the schema.
+    /// The custom attributes (`custom:…`, and developer-only `dev:custom:…`) of the
+    /// schema.
     pub fn custom_attributes(&self) -> impl Iterator<Item = &SchemaAttribute> {
-        self.schema.iter().filter(|a| a.name.starts_with("custom:"))
+        self.schema
+            .iter()
+            .filter(|a| a.name.starts_with("custom:") || a.name.starts_with("dev:custom:"))
     }
 
     /// Whether `name` is an attribute the pool marks immutable (write-once, at create).

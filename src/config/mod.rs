@@ -550,6 +550,8 @@ backend_suffix = "sandboxsuffix"
             ("http://127.0.0.1:8200", "http://localhost:8200"),
             ("http://127.0.0.1:8200", "http://127.0.0.1:8200/"),
             ("http://LOCALHOST:80", "http://[::1]"),
+            ("http://127.0.0.1:8300", "http://[::ffff:127.0.0.1]:8300"),
+            ("http://dynamodb.us-west-1.amazonaws.com", ""),
             ("https://dynamodb.us-west-1.amazonaws.com", ""),
         ] {
             let config = Config::parse(&on(production), "x.toml").unwrap();

@@ -41,7 +41,8 @@ impl Resolved<'_> {
 /// The server an endpoint reaches, spelled one way: `localhost`, `127.0.0.1`, `[::1]`
 /// and `0.0.0.0` are one host; host names are compared without case; the port is
 /// explicit (80 / 443 by default); a trailing `/` or path does not matter; an AWS
-/// endpoint (`https://….amazonaws.com`) is AWS itself, the same as no endpoint_url.
+/// endpoint (`….amazonaws.com`, `….api.aws`, any scheme or port) is AWS itself, the
+/// same as no endpoint_url; `[::ffff:127.0.0.1]` is loopback too.
 /// Compared as strings, `http://localhost:8200` and `http://127.0.0.1:8200/` were two
 /// servers, and an override spelled the other way escaped protection (the 2026-12-01
 /// bug hunt). `None`: AWS's own endpoints.
@@ -55,7 +56,8 @@ fn server(endpoint: Option<&str>) -> Option<String> {
     let host = match url.host() {
         Some(url::Host::Domain(domain)) => {
             let domain = domain.to_ascii_lowercase();
-            if domain.ends_with(".amazonaws.com") && port == 443 {
+            let aws = [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"];
+            if aws.iter().any(|suffix| domain.ends_with(suffix)) {
                 return None;
             }
             if domain == "localhost" {
@@ -65,7 +67,15 @@ fn server(endpoint: Option<&str>) -> Option<String> {
             }
         }
         Some(url::Host::Ipv4(ip)) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
-        Some(url::Host::Ipv6(ip)) if ip.is_loopback() || ip.is_unspecified() => "loopback".into(),
+        Some(url::Host::Ipv6(ip))
+            if ip.is_loopback()
+                || ip.is_unspecified()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_unspecified()) =>
+        {
+            "loopback".into()
+        }
         Some(host) => host.to_string(),
         None => return Some(text.to_ascii_lowercase()),
     };

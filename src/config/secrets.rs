@@ -83,7 +83,8 @@ fn secret_in_file(text: &str, origin: &str, key: &str) -> ConfigError {
 
 /// A value that is a secret whatever its key: an age identity or an AWS access key id.
 fn secret_value(value: &str) -> bool {
-    value.starts_with("AGE-SECRET-KEY-") || looks_like_access_key_id(value)
+    // age reads its identities in either case (Bech32).
+    value.to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") || looks_like_access_key_id(value)
 }
 
 /// AWS access key ids: `AKIA`/`ASIA` and 16 upper-case letters or digits.
@@ -133,11 +134,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let identity = "[snapshots]\nrecipients = [\"AGE-SECRET-KEY-1QQQ\"]\n";
-        assert!(matches!(
-            check(identity),
-            Err(ConfigError::SecretInFile { line: 2, .. })
-        ));
+        for identity in [
+            "[snapshots]\nrecipients = [\"AGE-SECRET-KEY-1QQQ\"]\n",
+            "[snapshots]\nrecipients = [\"age-secret-key-1qqq\"]\n",
+        ] {
+            assert!(matches!(
+                check(identity),
+                Err(ConfigError::SecretInFile { line: 2, .. })
+            ));
+        }
         let nested = "[environments.token]\npassword = \"x\"\n";
         assert!(check(nested).is_err(), "a setting inside a named table");
     }
