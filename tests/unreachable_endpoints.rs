@@ -152,3 +152,33 @@ fn a_bare_403_says_access_denied() {
         "ListTables: access denied (HTTP 403): check the credentials' permissions"
     );
 }
+
+/// The QA re-check of 2026-12-01: a server that sends its headers at once and then
+/// trickles the body (a stalled proxy) still held a command for ever: the answer wait
+/// ends at the first byte. Each attempt now has a limit in all (five answer waits).
+#[test]
+fn a_server_that_trickles_its_answer_fails_within_the_budget() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut request = [0u8; 65536];
+                let _ = stream.read(&mut request);
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: 100000\r\n\r\n{";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                // One byte every half second: never finished within any wait.
+                while stream.write_all(b" ").is_ok() {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            });
+        }
+    });
+    let (out, took) = export_against(&endpoint);
+    let message = json_error(&out);
+    assert!(message.starts_with("ListTables: "), "{message}");
+    assert!(took < WATCHDOG, "{took:?}");
+}

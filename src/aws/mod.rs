@@ -275,7 +275,33 @@ pub(crate) fn upload_timeouts(bytes: usize) -> aws_config::timeout::TimeoutConfi
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(answer_timeout()))
         .read_timeout(answer_timeout() + sending)
+        .operation_attempt_timeout(attempt_timeout() + sending)
         .build()
+}
+
+/// The slowest server-side copy rtsnap waits for: 4 MiB/s. S3 starts a copy's answer at
+/// once and keeps it open (whitespace) until the copy is done; the call ends then.
+const SLOWEST_COPY_BYTES_PER_SEC: u64 = 4 << 20;
+
+/// Timeouts for a server-side copy of `bytes` (CopyObject, UploadPartCopy): the whole
+/// attempt may take the copy's time at [`SLOWEST_COPY_BYTES_PER_SEC`] on top of the
+/// usual one (a 5 GiB CopyObject: 21 minutes more).
+pub(crate) fn copy_timeouts(bytes: u64) -> aws_config::timeout::TimeoutConfig {
+    let copying = Duration::from_secs(bytes / SLOWEST_COPY_BYTES_PER_SEC);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(answer_timeout()))
+        .read_timeout(answer_timeout())
+        .operation_attempt_timeout(attempt_timeout() + copying)
+        .build()
+}
+
+/// How long one attempt of a call may take in all, answer included: five times the
+/// wait for its first byte (5 minutes by default). A server that answers at once and
+/// then trickles the rest (a stalled proxy) would otherwise hold a call for ever, as
+/// one that never answers did. Object bodies read as streams have their own wait per
+/// chunk (`s3::ObjectBody::next_chunk`).
+pub(crate) fn attempt_timeout() -> Duration {
+    answer_timeout() * 5
 }
 
 /// The SDK configuration for one environment: its region, profile and endpoint
@@ -295,6 +321,7 @@ pub async fn sdk_config(env: &Environment) -> SdkConfig {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(answer_timeout()))
         .read_timeout(answer_timeout())
+        .operation_attempt_timeout(attempt_timeout())
         .build();
     loader
         .retry_config(retry)
@@ -369,6 +396,14 @@ mod tests {
         assert_eq!(
             staging.connect_timeout(),
             Some(CONNECT_TIMEOUT.min(answer_timeout()))
+        );
+        let attempt = attempt_timeout() + Duration::from_secs(1024);
+        assert_eq!(staging.operation_attempt_timeout(), Some(attempt));
+        let copy = copy_timeouts(5 << 30);
+        let copying = Duration::from_secs((5u64 << 30) / SLOWEST_COPY_BYTES_PER_SEC);
+        assert_eq!(
+            copy.operation_attempt_timeout(),
+            Some(attempt_timeout() + copying)
         );
     }
 }

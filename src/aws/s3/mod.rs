@@ -376,11 +376,20 @@ impl ObjectBody {
     }
 
     /// The next chunk, `None` at the end.
+    /// The next chunk of the body, or an error if none comes within the answer wait
+    /// (a stalled transfer fails instead of holding the import for ever).
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, AwsError> {
-        self.stream
-            .try_next()
-            .await
-            .map_err(|e| AwsError::Invalid(format!("reading {}: {e}", self.name)))
+        let wait = super::answer_timeout();
+        match tokio::time::timeout(wait, self.stream.try_next()).await {
+            Ok(chunk) => {
+                chunk.map_err(|e| AwsError::Invalid(format!("reading {}: {e}", self.name)))
+            }
+            Err(_) => Err(AwsError::Invalid(format!(
+                "reading {}: no data for {} s (RTSNAP_ANSWER_TIMEOUT_SECS)",
+                self.name,
+                wait.as_secs()
+            ))),
+        }
     }
 }
 

@@ -240,6 +240,11 @@ impl S3 {
                     .checksum_algorithm(ChecksumAlgorithm::Sha256),
                 object
             )
+            .customize()
+            .config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .timeout_config(crate::aws::copy_timeouts(object.size)),
+            )
             .send()
             .await
             .map_err(|e| {
@@ -287,6 +292,11 @@ impl S3 {
                             .copy_source(source)
                             .copy_source_if_match(&object.etag)
                             .copy_source_range(format!("bytes={first}-{last}"))
+                            .customize()
+                            .config_override(
+                                aws_sdk_s3::config::Builder::default()
+                                    .timeout_config(crate::aws::copy_timeouts(last + 1 - first)),
+                            )
                             .send()
                             .await
                             .map_err(|e| {
