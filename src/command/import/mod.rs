@@ -354,7 +354,7 @@ async fn run_phases(
         report.rollback_command = report.backup.as_ref().map(|b| {
             format!(
                 "rtsnap import {} --target {} --prune-users --prune-assets --confirm {}",
-                b.display(),
+                scope::shell_word(b),
                 target.name,
                 target.name
             )

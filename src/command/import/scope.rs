@@ -12,6 +12,13 @@ use crate::config::Environment;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
+/// `path` as one word of a POSIX shell command line (quoted when it holds spaces or
+/// shell characters), so a printed command can be pasted as it is.
+pub(super) fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    shlex::try_quote(&text).map_or(text.clone(), |quoted| quoted.into_owned())
+}
+
 /// The command that re-runs this import (and so resumes it: see the journal).
 pub(super) fn resume_command(
     snapshot: &Path,
@@ -20,7 +27,7 @@ pub(super) fn resume_command(
 ) -> String {
     let mut command = format!(
         "rtsnap import {} --target {}",
-        snapshot.display(),
+        shell_word(snapshot),
         target.name
     );
     let flags = [
@@ -109,4 +116,20 @@ pub(super) fn select_models(manifest: &Manifest, only: Option<&[String]>) -> Res
         )));
     }
     Ok(all.into_iter().filter(|m| only.contains(m)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The QA re-check of 2026-12-01: a printed resume or undo command with a space in
+    /// its path broke when pasted into a shell.
+    #[test]
+    fn printed_paths_survive_a_shell() {
+        let odd = Path::new("/home/ops/my snapshots/prod's.rtsnap");
+        let word = shell_word(odd);
+        assert_eq!(shlex::split(&word), Some(vec![odd.display().to_string()]));
+        let plain = Path::new("/home/ops/snapshots/prod-2025-08-12.rtsnap");
+        assert_eq!(shell_word(plain), plain.display().to_string());
+    }
 }
