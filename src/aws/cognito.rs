@@ -9,12 +9,16 @@ use std::collections::BTreeMap;
 
 use age::secrecy::{ExposeSecret, SecretString};
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, GroupType, MessageActionType, SchemaAttributeType, UserPoolType, UserType,
+    AttributeType, GroupType, MessageActionType, UserType,
 };
 use aws_sdk_cognitoidentityprovider::Client;
 
+mod pool;
+
+pub use pool::{AttributeConstraint, DescribedPool, PasswordRules, PoolRules};
+
 use super::{retrying, rfc3339, service_error, AwsError};
-use crate::archive::users::{Group, PoolSettings, SchemaAttribute};
+use crate::archive::users::Group;
 
 /// Page size of Cognito's list calls (its maximum).
 const PAGE: i32 = 60;
@@ -38,48 +42,6 @@ pub struct PoolUser {
     pub created_at: Option<String>,
     /// Legacy per-user SMS MFA options (`SMS_MFA`), from ListUsers.
     pub mfa_options: Vec<String>,
-}
-
-/// What DescribeUserPool says of a pool.
-#[derive(Debug, Clone)]
-pub struct DescribedPool {
-    pub settings: PoolSettings,
-    /// Cognito's estimate of the number of users (may lag behind).
-    pub estimate: u64,
-    pub rules: PoolRules,
-}
-
-/// What a pool checks when users are created or changed, beyond its schema's names and
-/// types: read from the live pool for an import's plan, never stored in a snapshot
-/// (the target's rules are the ones that apply).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PoolRules {
-    /// Sign-in names (usernames, and e-mails where users sign in with them) compared
-    /// without letter case (`UsernameConfiguration.CaseSensitive` false). Pools that
-    /// do not say are case-sensitive, as Cognito's API documents.
-    pub case_insensitive: bool,
-    pub password: Option<PasswordRules>,
-    /// Attribute → the length or range its values must keep.
-    pub constraints: BTreeMap<String, AttributeConstraint>,
-}
-
-/// A pool's password policy, which also applies to temporary passwords.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PasswordRules {
-    pub minimum_length: usize,
-    pub uppercase: bool,
-    pub lowercase: bool,
-    pub numbers: bool,
-    pub symbols: bool,
-}
-
-/// The bounds a schema attribute puts on its values (Cognito sends them as strings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttributeConstraint {
-    /// Characters, for `String` attributes.
-    Length { min: Option<u64>, max: Option<u64> },
-    /// Values, for `Number` attributes.
-    Range { min: Option<i64>, max: Option<i64> },
 }
 
 impl PoolUser {
@@ -122,39 +84,7 @@ impl Cognito {
                 self.pool
             ))
         })?;
-        let settings = PoolSettings {
-            user_pool_id: self.pool.clone(),
-            username_attributes: pool
-                .username_attributes()
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-            alias_attributes: pool
-                .alias_attributes()
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-            auto_verified_attributes: pool
-                .auto_verified_attributes()
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-            mfa_configuration: pool
-                .mfa_configuration()
-                .map_or("OFF", |m| m.as_str())
-                .to_owned(),
-            schema: pool
-                .schema_attributes()
-                .iter()
-                .map(schema_attribute)
-                .collect(),
-        };
-        let estimate = pool.estimated_number_of_users().max(0) as u64;
-        Ok(DescribedPool {
-            settings,
-            estimate,
-            rules: pool_rules(pool),
-        })
+        Ok(pool::described(&self.pool, pool))
     }
 
     /// Every group (all pages).
@@ -451,58 +381,6 @@ impl Cognito {
         })
         .await
     }
-}
-
-fn schema_attribute(a: &SchemaAttributeType) -> SchemaAttribute {
-    SchemaAttribute {
-        name: a.name().unwrap_or_default().to_owned(),
-        attribute_data_type: a
-            .attribute_data_type()
-            .map_or("String", |t| t.as_str())
-            .to_owned(),
-        mutable: a.mutable().unwrap_or(true),
-        required: a.required().unwrap_or(false),
-    }
-}
-
-fn pool_rules(pool: &UserPoolType) -> PoolRules {
-    let password = pool
-        .policies()
-        .and_then(|p| p.password_policy())
-        .map(|p| PasswordRules {
-            minimum_length: p.minimum_length().unwrap_or(0).max(0) as usize,
-            uppercase: p.require_uppercase(),
-            lowercase: p.require_lowercase(),
-            numbers: p.require_numbers(),
-            symbols: p.require_symbols(),
-        });
-    let constraints = pool
-        .schema_attributes()
-        .iter()
-        .filter_map(|a| Some((a.name()?.to_owned(), attribute_constraint(a)?)))
-        .collect();
-    PoolRules {
-        case_insensitive: pool
-            .username_configuration()
-            .is_some_and(|c| !c.case_sensitive()),
-        password,
-        constraints,
-    }
-}
-
-/// A schema attribute's bounds, if it has any Cognito will hold values to.
-fn attribute_constraint(a: &SchemaAttributeType) -> Option<AttributeConstraint> {
-    fn bound<T: std::str::FromStr>(text: Option<&str>) -> Option<T> {
-        text.and_then(|t| t.trim().parse().ok())
-    }
-    if let Some(c) = a.string_attribute_constraints() {
-        let (min, max) = (bound(c.min_length()), bound(c.max_length()));
-        return (min.is_some() || max.is_some())
-            .then_some(AttributeConstraint::Length { min, max });
-    }
-    let c = a.number_attribute_constraints()?;
-    let (min, max) = (bound(c.min_value()), bound(c.max_value()));
-    (min.is_some() || max.is_some()).then_some(AttributeConstraint::Range { min, max })
 }
 
 fn group(g: &GroupType) -> Group {
